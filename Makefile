@@ -1,0 +1,27 @@
+# Cadence — see README.md. `make test` is what CI runs (through .ci/run).
+DOTNET ?= dotnet
+CONFIG ?= Release
+CLI = src/Cadence.Cli/bin/$(CONFIG)/net10.0/linux-x64/cadence
+
+.PHONY: setup build test demo bench pack clean
+
+setup:
+	@bash scripts/setup.sh
+
+build: setup
+	$(DOTNET) build Cadence.sln -c $(CONFIG) -nologo -clp:ErrorsOnly
+
+test: build
+	@bash scripts/test.sh $(CONFIG)
+
+demo: build
+	@bash scripts/demo.sh $(CONFIG)
+
+bench: build
+	@bash bench/run.sh $(if $(QUICK),--quick,)
+
+pack: build
+	$(DOTNET) pack Cadence.sln -c $(CONFIG) -o artifacts -nologo
+
+clean:
+	rm -rf artifacts TestResults */*/bin */*/obj

@@ -1,0 +1,27 @@
+#!/usr/bin/env bash
+# Runs every test project and ends with one line "N passed, M failed" counted from the TRX results.
+set -uo pipefail
+config=${1:-Release}
+cd "$(dirname "$0")/.."
+results=TestResults
+rm -rf "$results"
+status=0
+for proj in tests/*/*.csproj; do
+  name=$(basename "$proj" .csproj)
+  dotnet test "$proj" -c "$config" --no-build --nologo \
+    --logger "trx;LogFileName=$name.trx" --results-directory "$results" -- RunConfiguration.DisableAppDomain=true || status=1
+done
+passed=0; failed=0; skipped=0
+for trx in "$results"/*.trx; do
+  [ -e "$trx" ] || continue
+  counters=$(grep -o '<Counters [^>]*>' "$trx" | head -1)
+  p=$(sed -n 's/.* passed="\([0-9]*\)".*/\1/p' <<<"$counters"); f=$(sed -n 's/.* failed="\([0-9]*\)".*/\1/p' <<<"$counters")
+  n=$(sed -n 's/.* notExecuted="\([0-9]*\)".*/\1/p' <<<"$counters"); e=$(sed -n 's/.* error="\([0-9]*\)".*/\1/p' <<<"$counters")
+  passed=$((passed + ${p:-0})); failed=$((failed + ${f:-0} + ${e:-0})); skipped=$((skipped + ${n:-0}))
+done
+# A test project that crashed writes no TRX: count it as a failure rather than silently passing.
+expected=$(ls tests/*/*.csproj | wc -l); got=$(ls "$results"/*.trx 2>/dev/null | wc -l)
+if [ "$got" -lt "$expected" ]; then failed=$((failed + expected - got)); status=1; fi
+[ "$failed" -gt 0 ] && status=1
+echo "$passed passed, $failed failed, $skipped skipped"
+exit $status

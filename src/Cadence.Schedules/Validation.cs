@@ -1,0 +1,97 @@
+using System.Globalization;
+
+namespace Cadence.Schedules;
+
+/// <summary>One invalid parameter: its reference name (snake_case, as in PyTorch/fastai) and what is wrong.</summary>
+public sealed record ValidationError(string Parameter, string Message)
+{
+    /// <inheritdoc />
+    public override string ToString() => $"{Parameter}: {Message}";
+}
+
+/// <summary>
+/// Thrown when a policy is built with invalid parameters. Carries every error at once (not just the first);
+/// <see cref="ArgumentException.ParamName"/> is the first bad parameter.
+/// </summary>
+public sealed class ScheduleValidationException : ArgumentException
+{
+    /// <summary>Creates the exception from the errors found.</summary>
+    public ScheduleValidationException(IReadOnlyList<ValidationError> errors)
+        : base(string.Join("; ", errors.Select(e => e.ToString())), errors[0].Parameter) => Errors = errors;
+
+    /// <summary>Every invalid parameter found.</summary>
+    public IReadOnlyList<ValidationError> Errors { get; }
+
+    /// <summary>The message without the "(Parameter 'x')" suffix that <see cref="ArgumentException"/> appends.</summary>
+    public string Summary => string.Join("; ", Errors.Select(e => e.ToString()));
+}
+
+/// <summary>Collects parameter errors; ranges are written negated so that NaN always fails.</summary>
+internal sealed class Check
+{
+    private readonly List<ValidationError> _errors = [];
+
+    internal static string F(double v) => v.ToString("R", CultureInfo.InvariantCulture);
+
+    public Check Fail(string name, string message) { _errors.Add(new(name, message)); return this; }
+
+    public Check That(bool ok, string name, string message) => ok ? this : Fail(name, message);
+
+    /// <summary>A learning rate: positive and finite (each group).</summary>
+    public Check Lr(string name, IReadOnlyList<double> values)
+    {
+        if (values.Count == 0) return Fail(name, "needs at least one value (one per parameter group)");
+        foreach (var v in values)
+            if (!(v > 0 && double.IsFinite(v))) return Fail(name, $"must be a positive finite number, got {F(v)}");
+        return this;
+    }
+
+    public Check Positive(string name, double v) =>
+        That(v > 0 && double.IsFinite(v), name, $"must be a positive finite number, got {F(v)}");
+
+    public Check NonNegative(string name, double v) =>
+        That(v >= 0 && double.IsFinite(v), name, $"must be a finite number ≥ 0, got {F(v)}");
+
+    public Check Finite(string name, double v) => That(double.IsFinite(v), name, $"must be a finite number, got {F(v)}");
+
+    public Check AtLeast(string name, double v, double min) =>
+        That(v >= min && double.IsFinite(v), name, $"must be a finite number ≥ {F(min)}, got {F(v)}");
+
+    public Check AtLeast(string name, long v, long min) =>
+        That(v >= min, name, $"must be an integer ≥ {min}, got {v}");
+
+    /// <summary>v in the interval, with open or closed ends written as in mathematics.</summary>
+    public Check In(string name, double v, double lo, double hi, bool loOpen = false, bool hiOpen = false)
+    {
+        bool ok = (loOpen ? v > lo : v >= lo) && (hiOpen ? v < hi : v <= hi);
+        return That(ok, name, $"must be in {(loOpen ? "(" : "[")}{F(lo)}, {F(hi)}{(hiOpen ? ")" : "]")}, got {F(v)}");
+    }
+
+    /// <summary>A momentum or β1 value: in [0, 1).</summary>
+    public Check Momentum(string name, IReadOnlyList<double> values)
+    {
+        foreach (var v in values)
+            if (!(v >= 0 && v < 1)) return Fail(name, $"must be in [0, 1), got {F(v)}");
+        return this;
+    }
+
+    /// <summary>Every per-group list has either one value or the same number as the others.</summary>
+    public int Groups(params (string Name, IReadOnlyList<double>? Values)[] lists)
+    {
+        int groups = 1;
+        foreach (var (_, values) in lists)
+            if (values is { Count: > 1 }) groups = Math.Max(groups, values.Count);
+        foreach (var (name, values) in lists)
+            if (values is { Count: > 1 } && values.Count != groups)
+                Fail(name, $"has {values.Count} values but another per-group option has {groups}; give one value or one per parameter group");
+        return groups;
+    }
+
+    public void ThrowIfAny()
+    {
+        if (_errors.Count > 0) throw new ScheduleValidationException(_errors);
+    }
+
+    /// <summary>Value of group g from a list with one value (broadcast) or one per group.</summary>
+    internal static double Of(IReadOnlyList<double> values, int g) => values.Count == 1 ? values[0] : values[g];
+}
