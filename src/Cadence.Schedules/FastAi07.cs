@@ -225,6 +225,9 @@ public sealed record CosAnneal07(double Lr, long Nb, long CycleMult) : Curve
     /// <inheritdoc />
     public override double At(long step)
     {
+        // nb = 1: 0.7's warm-up branch advances cycle_iter past the cycle's end without the reset, so the cosine
+        // never restarts: lr/100, then lr/2·(cos(π·k) + 1) = 0, lr, 0, … Reproduced as computed.
+        if (Nb == 1) return step == 0 ? Lr / 100.0 : Lr / 2 * (Math.Cos(Math.PI * step / 1) + 1);
         var (_, _, length) = _cycles.Locate(step);
         return step < length / 20.0 ? Lr / 100.0 : _cycles.At(step);
     }

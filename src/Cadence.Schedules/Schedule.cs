@@ -48,7 +48,7 @@ public sealed record Schedule
     /// Allocation-free: this is what a training loop calls before each optimizer step.
     /// </summary>
     /// <exception cref="ArgumentOutOfRangeException">The step is negative or past <see cref="StepLimit"/>.</exception>
-    /// <exception cref="InvalidOperationException">The reference's formula gives a negative or non-finite value here.</exception>
+    /// <exception cref="ArgumentOutOfRangeException">Also when the reference's formula gives a negative or non-finite value at this step (e.g. PyTorch's linear OneCycleLR one step past its end).</exception>
     public void At(long step, Span<double> lr, Span<double> momentum)
     {
         CheckStep(step);
@@ -104,7 +104,7 @@ public sealed record Schedule
                 string.Create(CultureInfo.InvariantCulture, $"{Policy} is defined for steps 0…{StepLimit}: {StepLimitReason}"));
     }
 
-    private InvalidOperationException Garbage(string what, int group, long step, double value) =>
-        new(string.Create(CultureInfo.InvariantCulture,
-            $"{Reference} gives {what} {value} for group {group} at step {step}; Cadence refuses to use it (see the policy's documentation)."));
+    private ArgumentOutOfRangeException Garbage(string what, int group, long step, double value) =>
+        new(nameof(step), step, string.Create(CultureInfo.InvariantCulture,
+            $"{Reference} gives {what} {value} for group {group} at step {step}, past its valid range; Cadence refuses to use it"));
 }

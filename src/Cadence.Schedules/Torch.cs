@@ -25,15 +25,15 @@ public static class Torch
     /// cycle_momentum=True, base_momentum=0.8, max_momentum=0.9)</c>. Momentum moves opposite to the lr
     /// (TorchSharp 0.107's CyclicLR gets this wrong). It never stops cycling.
     /// </summary>
-    public static Schedule Cyclic(IReadOnlyList<double> baseLr, IReadOnlyList<double> maxLr, long stepSizeUp = 2000,
-        long? stepSizeDown = null, CyclicMode mode = CyclicMode.Triangular, double gamma = 1.0, bool cycleMomentum = true,
+    public static Schedule Cyclic(IReadOnlyList<double> baseLr, IReadOnlyList<double> maxLr, double stepSizeUp = 2000,
+        double? stepSizeDown = null, CyclicMode mode = CyclicMode.Triangular, double gamma = 1.0, bool cycleMomentum = true,
         IReadOnlyList<double>? baseMomentum = null, IReadOnlyList<double>? maxMomentum = null)
     {
         baseMomentum ??= [0.8];
         maxMomentum ??= [0.9];
         var check = new Check().Lr("base_lr", baseLr).Lr("max_lr", maxLr)
-            .AtLeast("step_size_up", stepSizeUp, 1);
-        if (stepSizeDown is { } down) check.AtLeast("step_size_down", down, 1);
+            .Positive("step_size_up", stepSizeUp);
+        if (stepSizeDown is { } down) check.Positive("step_size_down", down);
         if (mode == CyclicMode.ExpRange) check.In("gamma", gamma, 0, 1, loOpen: true);
         if (cycleMomentum) check.Momentum("base_momentum", baseMomentum).Momentum("max_momentum", maxMomentum);
         int groups = check.Groups(("base_lr", baseLr), ("max_lr", maxLr), ("base_momentum", baseMomentum), ("max_momentum", maxMomentum));
@@ -66,7 +66,7 @@ public static class Torch
         baseMomentum ??= [0.85];
         maxMomentum ??= [0.95];
         var check = new Check().Lr("max_lr", maxLr).AtLeast("total_steps", totalSteps, 1)
-            .In("pct_start", pctStart, 0, 1, loOpen: true, hiOpen: true)
+            .In("pct_start", pctStart, 0, 1)
             .Positive("div_factor", divFactor).Positive("final_div_factor", finalDivFactor);
         if (cycleMomentum) check.Momentum("base_momentum", baseMomentum).Momentum("max_momentum", maxMomentum);
         int groups = check.Groups(("max_lr", maxLr), ("base_momentum", baseMomentum), ("max_momentum", maxMomentum));
@@ -74,8 +74,11 @@ public static class Torch
         double[] ends = threePhase ? [e1, 2 * pctStart * totalSteps - 2, totalSteps - 1] : [e1, totalSteps - 1];
         // With pct_start·T = 1 the warm-up has length 0 and PyTorch computes 0/0 at step 0 (ZeroDivisionError);
         // for pct_start in (0, 1) no other phase can be empty where it is reached.
-        check.That(e1 != 0, "pct_start", $"· total_steps = 1 leaves the warm-up no steps (PyTorch divides by zero at step 0): use a larger pct_start or total_steps");
+        check.That(e1 != 0 || !(pctStart is >= 0 and <= 1), "pct_start", $"· total_steps = 1 leaves the warm-up no steps (PyTorch divides by zero at step 0): use a larger pct_start or total_steps");
         check.ThrowIfAny();
+        // Step T (one past the end) is allowed by PyTorch unless the phase it falls in has length 0 (pct_start = 1).
+        var probe = new PhaseCurve(ends, new double[ends.Length + 1], linear);
+        long limit = probe.PhaseLength(totalSteps) == 0 ? totalSteps - 1 : totalSteps;
 
         var lr = new Curve[groups];
         var mom = cycleMomentum ? new Curve[groups] : null;
@@ -94,9 +97,9 @@ public static class Torch
         return new Schedule
         {
             Policy = "one-cycle", Reference = "PyTorch OneCycleLR", Lr = lr, Momentum = mom, Length = totalSteps,
-            StepLimit = linear ? totalSteps - 1 : totalSteps,
-            StepLimitReason = linear
-                ? $"OneCycleLR is {totalSteps} steps long; at step {totalSteps} PyTorch's linear annealing extrapolates past the minimum (possibly below 0)"
+            StepLimit = limit,
+            StepLimitReason = limit < totalSteps
+                ? $"OneCycleLR is {totalSteps} steps long and its last phase has length 0 (PyTorch divides by zero at step {totalSteps})"
                 : $"OneCycleLR is {totalSteps} steps long (PyTorch raises 'Tried to step {totalSteps + 2} times' beyond step {totalSteps})",
         };
     }
@@ -144,7 +147,7 @@ public static class Torch
             .That(milestones.Count > 0, "milestones", "needs at least one step number");
         for (int i = 0; i < milestones.Count; i++)
         {
-            check.That(milestones[i] >= 1, "milestones", $"must be step numbers ≥ 1, got {milestones[i]}");
+            check.That(milestones[i] >= 0, "milestones", $"must be step numbers ≥ 0, got {milestones[i]}");
             if (i > 0) check.That(milestones[i] > milestones[i - 1], "milestones", $"must be strictly increasing, got {string.Join(",", milestones)}");
         }
         check.ThrowIfAny();
@@ -165,21 +168,21 @@ public static class Torch
     public static Schedule Linear(IReadOnlyList<double> lr, double startFactor = 1.0 / 3, double endFactor = 1.0, long totalIters = 5)
     {
         new Check().Lr("lr", lr).In("start_factor", startFactor, 0, 1, loOpen: true).In("end_factor", endFactor, 0, 1)
-            .AtLeast("total_iters", totalIters, 1).ThrowIfAny();
+            .AtLeast("total_iters", totalIters, 0).ThrowIfAny();
         return Multiplied("linear", "PyTorch LinearLR", lr, new LinearFactor(startFactor, endFactor, totalIters));
     }
 
     /// <summary><c>ConstantLR(factor=1/3, total_iters=5)</c>: lr·factor for the first total_iters steps, then lr.</summary>
     public static Schedule ConstantFactor(IReadOnlyList<double> lr, double factor = 1.0 / 3, long totalIters = 5)
     {
-        new Check().Lr("lr", lr).In("factor", factor, 0, 1).AtLeast("total_iters", totalIters, 0).ThrowIfAny();
+        new Check().Lr("lr", lr).In("factor", factor, 0, 1, loOpen: true).AtLeast("total_iters", totalIters, 0).ThrowIfAny();
         return Multiplied("constant-lr", "PyTorch ConstantLR", lr, new ConstantFactorCurve(factor, totalIters));
     }
 
     /// <summary><c>PolynomialLR(total_iters=5, power=1)</c>: lr·(1 − min(t, T)/T)^power, 0 from T on.</summary>
     public static Schedule Polynomial(IReadOnlyList<double> lr, long totalIters = 5, double power = 1.0)
     {
-        new Check().Lr("lr", lr).AtLeast("total_iters", totalIters, 1).NonNegative("power", power).ThrowIfAny();
+        new Check().Lr("lr", lr).AtLeast("total_iters", totalIters, 0).NonNegative("power", power).ThrowIfAny();
         return Multiplied("polynomial", "PyTorch PolynomialLR", lr, new PolynomialFactor(totalIters, power));
     }
 
@@ -260,19 +263,22 @@ internal sealed record PowerFactor(double Gamma) : Curve
 
 internal sealed record LinearFactor(double Start, double End, long Total) : Curve
 {
-    public override double At(long step) => Start + (End - Start) * Math.Min(Total, step) / Total;
+    // total_iters = 0: PyTorch 1.13's chainable form applies start_factor at step 0 and never moves again.
+    public override double At(long step) => Total == 0 ? Start : Start + (End - Start) * Math.Min(Total, step) / Total;
     public override Piece PieceAt(long step) => step < Total ? new(0, "linear") : new(1, "constant");
 }
 
 internal sealed record ConstantFactorCurve(double Factor, long Total) : Curve
 {
-    public override double At(long step) => Factor + (step >= Total ? 1 - Factor : 0);
+    // total_iters = 0: PyTorch 1.13 applies the factor at step 0 and, never seeing step == total_iters again, keeps it.
+    public override double At(long step) => Total == 0 ? Factor : Factor + (step >= Total ? 1 - Factor : 0);
     public override Piece PieceAt(long step) => new(step >= Total ? 1 : 0, "constant");
 }
 
 internal sealed record PolynomialFactor(long Total, double Power) : Curve
 {
-    public override double At(long step) => Math.Pow(1.0 - (double)Math.Min(Total, step) / Total, Power);
+    // total_iters = 0: PyTorch 1.13's chainable form never changes the lr.
+    public override double At(long step) => Total == 0 ? 1.0 : Math.Pow(1.0 - (double)Math.Min(Total, step) / Total, Power);
     public override Piece PieceAt(long step) => step < Total ? new(0, Power == 1 ? "linear" : "polynomial") : new(1, "constant");
 }
 
@@ -314,6 +320,12 @@ internal sealed record PhaseCurve(double[] Ends, double[] Points, bool Linear) :
             start = Ends[i];
         }
         return Ends.Length - 1;
+    }
+
+    internal double PhaseLength(long step)
+    {
+        int i = Phase(step, out double start);
+        return Ends[i] - start;
     }
 
     public override double At(long step)

@@ -67,20 +67,24 @@ internal sealed class Check
         return That(ok, name, $"must be in {(loOpen ? "(" : "[")}{F(lo)}, {F(hi)}{(hiOpen ? ")" : "]")}, got {F(v)}");
     }
 
-    /// <summary>A momentum or β1 value: in [0, 1).</summary>
+    /// <summary>
+    /// A momentum or β1 value: finite and ≥ 0. Values ≥ 1 make no sense for training but are what PyTorch's own
+    /// tests feed the schedulers, and a schedule is only numbers; the trainer refuses them.
+    /// </summary>
     public Check Momentum(string name, IReadOnlyList<double> values)
     {
         foreach (var v in values)
-            if (!(v >= 0 && v < 1)) return Fail(name, $"must be in [0, 1), got {F(v)}");
+            if (!(v >= 0 && double.IsFinite(v))) return Fail(name, $"must be a finite number ≥ 0, got {F(v)}");
         return this;
     }
 
-    /// <summary>Every per-group list has either one value or the same number as the others.</summary>
+    /// <summary>
+    /// Every per-group list has either one value or as many as the first list with several (the one that defines
+    /// the groups, as the optimizer's groups do in PyTorch); the others are named when they differ.
+    /// </summary>
     public int Groups(params (string Name, IReadOnlyList<double>? Values)[] lists)
     {
-        int groups = 1;
-        foreach (var (_, values) in lists)
-            if (values is { Count: > 1 }) groups = Math.Max(groups, values.Count);
+        int groups = lists.Select(l => l.Values?.Count ?? 1).FirstOrDefault(c => c > 1, 1);
         foreach (var (name, values) in lists)
             if (values is { Count: > 1 } && values.Count != groups)
                 Fail(name, $"has {values.Count} values but another per-group option has {groups}; give one value or one per parameter group");
