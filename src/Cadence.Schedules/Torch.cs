@@ -31,7 +31,7 @@ public static class Torch
     {
         baseMomentum ??= [0.8];
         maxMomentum ??= [0.9];
-        var check = new Check().Lr("base_lr", baseLr).Lr("max_lr", maxLr)
+        var check = new Check().LrFloor("base_lr", baseLr).Lr("max_lr", maxLr)
             .Positive("step_size_up", stepSizeUp);
         if (stepSizeDown is { } down) check.Positive("step_size_down", down);
         if (mode == CyclicMode.ExpRange) check.In("gamma", gamma, 0, 1, loOpen: true);

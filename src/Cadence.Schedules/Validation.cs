@@ -46,6 +46,15 @@ internal sealed class Check
         return this;
     }
 
+    /// <summary>A floor learning rate: finite and ≥ 0 (each group), e.g. CyclicLR's base_lr.</summary>
+    public Check LrFloor(string name, IReadOnlyList<double> values)
+    {
+        if (values.Count == 0) return Fail(name, "needs at least one value (one per parameter group)");
+        foreach (var v in values)
+            if (!(v >= 0 && double.IsFinite(v))) return Fail(name, $"must be a finite number ≥ 0, got {F(v)}");
+        return this;
+    }
+
     public Check Positive(string name, double v) =>
         That(v > 0 && double.IsFinite(v), name, $"must be a positive finite number, got {F(v)}");
 
