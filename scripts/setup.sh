@@ -1,7 +1,54 @@
 #!/usr/bin/env bash
 # Idempotent prerequisites for building, testing and running Cadence. Safe to run repeatedly.
+# Run as root on CI (make test / make demo); as a normal user it only reports what is missing.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 if ! command -v dotnet >/dev/null 2>&1; then
   echo "setup: the .NET 10 SDK is required (https://dot.net); 'dotnet' is not on PATH" >&2; exit 1
+fi
+
+is_root() { [ "$(id -u)" = 0 ]; }
+debian_major() { [ -r /etc/debian_version ] && cut -d. -f1 /etc/debian_version || echo ""; }
+
+# --- TorchSharp-cpu 0.107 needs libstdc++ with GLIBCXX_3.4.32 (GCC >= 13) --------------------------
+# See shared/reference/environment.md. Debian 12 ships GCC 12's libstdc++ (up to GLIBCXX_3.4.30);
+# trixie's libstdc++6 is installed through one-off apt options, leaving no trixie entry in the sources.
+libstdcxx=/usr/lib/x86_64-linux-gnu/libstdc++.so.6
+has_glibcxx_3432() {
+  [ -e "$libstdcxx" ] && grep -qa 'GLIBCXX_3\.4\.32' "$libstdcxx"
+}
+if [ "$(uname -s)" = Linux ] && [ "$(uname -m)" = x86_64 ] && ! has_glibcxx_3432; then
+  if is_root && [ "$(debian_major)" = 12 ]; then
+    echo "setup: libstdc++ lacks GLIBCXX_3.4.32 (needed by TorchSharp 0.107); installing libstdc++6 from Debian 13 (trixie)"
+    list=$(mktemp -d /tmp/cadence-apt.XXXXXX)
+    cat > "$list/both.list" <<'X'
+deb [signed-by=/usr/share/keyrings/debian-archive-keyring.gpg] http://deb.debian.org/debian bookworm main
+deb [signed-by=/usr/share/keyrings/debian-archive-keyring.gpg] http://deb.debian.org/debian bookworm-updates main
+deb [signed-by=/usr/share/keyrings/debian-archive-keyring.gpg] http://deb.debian.org/debian-security bookworm-security main
+deb [signed-by=/usr/share/keyrings/debian-archive-keyring.gpg] http://deb.debian.org/debian trixie main
+X
+    chmod 755 "$list"; mkdir -p "$list/lists/partial"
+    o=(-o "Dir::Etc::SourceList=$list/both.list" -o Dir::Etc::SourceParts=/dev/null
+       -o "Dir::State::Lists=$list/lists" -o APT::Default-Release=bookworm)
+    apt-get "${o[@]}" -qq update
+    DEBIAN_FRONTEND=noninteractive apt-get "${o[@]}" -y -qq -o Dpkg::Use-Pty=0 install -t trixie libstdc++6 >/dev/null
+    rm -rf "$list"
+    if has_glibcxx_3432; then echo "setup: libstdc++6 now provides GLIBCXX_3.4.32"
+    else echo "setup: installing trixie's libstdc++6 did not provide GLIBCXX_3.4.32; TorchSharp will not load" >&2; exit 1; fi
+  else
+    echo "setup: missing GLIBCXX_3.4.32 in $libstdcxx: TorchSharp 0.107 needs libstdc++ from GCC >= 13 (on Debian 12 run 'make setup' as root to install libstdc++6 from trixie; Ubuntu 24.04 / Debian 13 have it)" >&2
+  fi
+fi
+
+# --- Fashion-MNIST (demo and benchmarks only; tests never need it) --------------------------------
+fmnist=/usr/share/datasets/fashion-mnist
+if [ ! -e "$fmnist/train-images-idx3-ubyte.gz" ]; then
+  if is_root && command -v apt-get >/dev/null 2>&1; then
+    echo "setup: installing Debian package dataset-fashion-mnist (for make demo)"
+    if ! { apt-get -qq update && DEBIAN_FRONTEND=noninteractive apt-get -y -qq -o Dpkg::Use-Pty=0 install dataset-fashion-mnist >/dev/null; }; then
+      echo "setup: could not install dataset-fashion-mnist; the demo needs it (or pass --data idx DIR with the four Fashion-MNIST files)" >&2
+    fi
+  else
+    echo "setup: Fashion-MNIST not found in $fmnist (install Debian's dataset-fashion-mnist, or use --data idx DIR); only the demo needs it" >&2
+  fi
 fi

@@ -4,7 +4,7 @@ namespace Cadence.Cli;
 
 internal static class Help
 {
-    public const string Commands = "schedule, policies";
+    public const string Commands = "schedule, fit, policies";
 
     public static string Main => """
         cadence — learning-rate schedules that make training fast, and what they do.
@@ -14,6 +14,8 @@ internal static class Help
                                     Preview a schedule without training: numbers, a chart, plain words.
           cadence schedule POLICY --help
                                     The options of one policy, with the reference's defaults.
+          cadence fit [options]     Train a model with a schedule (fastai's fit options, or --schedule POLICY …);
+                                    see 'cadence fit --help'.
           cadence policies          Every policy and what it reproduces.
 
         Example (the fastai call learn.fit(0.01, 1, cycle_len=3, use_clr=(32,5)) with 100 batches an epoch):

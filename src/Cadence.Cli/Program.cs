@@ -6,7 +6,13 @@ namespace Cadence.Cli;
 public static class Program
 {
     /// <summary>Runs the command line; returns the process exit code.</summary>
-    public static int Main(string[] args) => Run(args, Console.Out, Console.Error, CancellationToken.None);
+    public static int Main(string[] args)
+    {
+        // Ctrl+C asks the run to stop after the current step instead of killing the process mid-write.
+        using var cts = new CancellationTokenSource();
+        Console.CancelKeyPress += (_, e) => { e.Cancel = true; cts.Cancel(); };
+        return Run(args, Console.Out, Console.Error, cts.Token);
+    }
 
     /// <summary>Testable form of <see cref="Main"/>.</summary>
     public static int Run(string[] args, TextWriter stdout, TextWriter stderr, CancellationToken ct)
@@ -22,6 +28,7 @@ public static class Program
         {
             "schedule" => ScheduleCommand.Run(rest, stdout, stderr),
             "policies" => PoliciesCommand.Run(rest, stdout, stderr),
+            "fit" => FitCommand.Run(rest, stdout, stderr, ct),
             _ => Usage.Fail(stderr, $"unknown command '{args[0]}'; commands: {Help.Commands}"),
         };
     }

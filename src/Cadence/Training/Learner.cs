@@ -1,0 +1,402 @@
+using System.Diagnostics;
+using System.Globalization;
+using Cadence.Data;
+using Cadence.Schedules;
+using TorchSharp;
+using TorchSharp.Modules;
+using static TorchSharp.torch;
+
+namespace Cadence.Training;
+
+/// <summary>A loss function: model outputs and targets to a scalar tensor.</summary>
+public delegate Tensor LossFunction(Tensor output, Tensor target);
+
+/// <summary>Progress of a fit, reported through <see cref="IProgress{T}"/> after every training batch and every epoch.</summary>
+/// <param name="Epoch">Current epoch (0-based).</param>
+/// <param name="Epochs">Epochs in this fit.</param>
+/// <param name="Batch">Batches done in this epoch.</param>
+/// <param name="Batches">Batches per epoch.</param>
+/// <param name="Iteration">Optimizer steps done in this fit.</param>
+/// <param name="SmoothLoss">Smoothed training loss.</param>
+/// <param name="Lr">Learning rate of the last group at the last step.</param>
+/// <param name="Finished">The finished epoch's record, when this report closes an epoch.</param>
+public readonly record struct FitProgress(int Epoch, int Epochs, long Batch, long Batches, long Iteration, double SmoothLoss, double Lr, EpochRecord? Finished);
+
+/// <summary>What a fit did.</summary>
+/// <param name="Epochs">Epochs completed (a cancelled epoch counts when it ran at least one batch).</param>
+/// <param name="Iterations">Optimizer steps taken.</param>
+/// <param name="TrainLoss">Smoothed training loss at the end.</param>
+/// <param name="ValidLoss">Last validation loss (NaN when none ran).</param>
+/// <param name="Metrics">Last metric values, by name.</param>
+/// <param name="Seconds">Wall time of the fit.</param>
+/// <param name="StopReason">Why the fit stopped early, or null.</param>
+public sealed record FitResult(int Epochs, long Iterations, double TrainLoss, double ValidLoss,
+    IReadOnlyDictionary<string, double> Metrics, double Seconds, string? StopReason);
+
+/// <summary>
+/// Trains a TorchSharp model on <see cref="DataLoaders"/> with a <see cref="Schedule"/> (fastai's <c>Learner</c>).
+/// Before every optimizer step it writes the schedule's learning rate and momentum (SGD momentum or Adam β1) into
+/// every parameter group (one group per layer group). Each training and evaluation step runs inside its own
+/// <c>torch.NewDisposeScope()</c>. Nothing is written to the console: use <see cref="Progress"/> and callbacks.
+/// </summary>
+public sealed class Learner : IDisposable
+{
+    private readonly List<Callback> _callbacks = [];
+    private readonly OptimizerFactory _optimizerFactory;
+    private readonly bool[] _frozen;
+    private optim.Optimizer? _optimizer;
+    private HyperParamWriter? _writer;
+    private double[] _lr = [];
+    private double[] _mom = [];
+    private Schedule? _schedule;
+    private bool _fitting;
+
+    /// <summary>Creates a learner.</summary>
+    /// <param name="model">Any TorchSharp module mapping a batch of inputs to class scores.</param>
+    /// <param name="data">Training and validation batches.</param>
+    /// <param name="loss">Loss function (default: cross-entropy).</param>
+    /// <param name="optimizer">Optimizer factory (default: SGD with momentum 0.9, fastai 0.7's default).</param>
+    /// <param name="metrics">Validation metrics (default: accuracy).</param>
+    /// <param name="layerGroups">Parameters per layer group, for differential learning rates and freezing (default: one group with all parameters).</param>
+    /// <param name="callbacks">Extra callbacks.</param>
+    public Learner(nn.Module<Tensor, Tensor> model, DataLoaders data, LossFunction? loss = null, OptimizerFactory? optimizer = null,
+        IEnumerable<Metric>? metrics = null, IReadOnlyList<IReadOnlyList<Parameter>>? layerGroups = null, IEnumerable<Callback>? callbacks = null)
+    {
+        ArgumentNullException.ThrowIfNull(model);
+        ArgumentNullException.ThrowIfNull(data);
+        Model = model;
+        Data = data;
+        LossFunction = loss ?? CrossEntropy;
+        _optimizerFactory = optimizer ?? OptimizerFactory.Sgd();
+        Metrics = metrics?.ToArray() ?? [new Accuracy()];
+        LayerGroups = layerGroups ?? [model.parameters().ToArray()];
+        if (LayerGroups.Count == 0) throw new ArgumentException("needs at least one layer group", nameof(layerGroups));
+        _frozen = new bool[LayerGroups.Count];
+        Recorder = new Recorder();
+        _callbacks.Add(Recorder);
+        if (callbacks is not null) foreach (var cb in callbacks) Add(cb);
+    }
+
+    private static Tensor CrossEntropy(Tensor output, Tensor target) => nn.functional.cross_entropy(output, target);
+
+    /// <summary>The model.</summary>
+    public nn.Module<Tensor, Tensor> Model { get; }
+
+    /// <summary>The data.</summary>
+    public DataLoaders Data { get; }
+
+    /// <summary>The loss function.</summary>
+    public LossFunction LossFunction { get; }
+
+    /// <summary>Validation metrics.</summary>
+    public IReadOnlyList<Metric> Metrics { get; }
+
+    /// <summary>Parameters per layer group; group g is the optimizer's parameter group g.</summary>
+    public IReadOnlyList<IReadOnlyList<Parameter>> LayerGroups { get; }
+
+    /// <summary>The built-in recorder (always present).</summary>
+    public Recorder Recorder { get; }
+
+    /// <summary>The callbacks, in the order they run.</summary>
+    public IReadOnlyList<Callback> Callbacks => _callbacks;
+
+    /// <summary>Receives progress after each training batch and epoch (use a synchronous implementation in a CLI).</summary>
+    public IProgress<FitProgress>? Progress { get; set; }
+
+    /// <summary>The optimizer (created on first use, one parameter group per layer group).</summary>
+    public optim.Optimizer Optimizer => _optimizer ??= CreateOptimizer();
+
+    /// <summary>Reads and writes the optimizer's per-group hyper-parameters.</summary>
+    public HyperParamWriter HyperParams => _writer ??= new HyperParamWriter(Optimizer);
+
+    /// <summary>The schedule of the current (or last) fit.</summary>
+    public Schedule? Schedule => _schedule;
+
+    /// <summary>Epochs of the current fit.</summary>
+    public int Epochs { get; private set; }
+
+    /// <summary>Current epoch (0-based).</summary>
+    public int Epoch { get; private set; }
+
+    /// <summary>Optimizer steps taken in the current fit (the schedule's step for the next optimizer step).</summary>
+    public long Iteration { get; private set; }
+
+    /// <summary>Index of the current batch in its epoch.</summary>
+    public long Batch { get; private set; }
+
+    /// <summary>Whether the current batch is a training batch.</summary>
+    public bool Training { get; private set; }
+
+    /// <summary>Inputs of the current batch (valid during batch events only).</summary>
+    public Tensor? X { get; private set; }
+
+    /// <summary>Targets of the current batch (valid during batch events only).</summary>
+    public Tensor? Y { get; private set; }
+
+    /// <summary>Model outputs of the current batch (valid after the forward pass).</summary>
+    public Tensor? Output { get; private set; }
+
+    /// <summary>Loss tensor of the current batch (valid from <see cref="Callback.AfterLoss"/>).</summary>
+    public Tensor? LossTensor { get; private set; }
+
+    /// <summary>Loss of the current batch as a number (valid from <see cref="Callback.AfterLoss"/>).</summary>
+    public double Loss { get; private set; } = double.NaN;
+
+    /// <summary>Validation loss of the last validation pass.</summary>
+    public double ValidLoss { get; private set; } = double.NaN;
+
+    /// <summary>Metric values of the last validation pass, in the order of <see cref="Metrics"/>.</summary>
+    public IReadOnlyList<double> MetricValues { get; private set; } = [];
+
+    /// <summary>Why the current fit stopped early (set by whoever cancelled it with a reason).</summary>
+    public string? StopReason { get; private set; }
+
+    /// <summary>Adds a callback (kept sorted by <see cref="Callback.Order"/>, stable).</summary>
+    public Learner Add(Callback callback)
+    {
+        ArgumentNullException.ThrowIfNull(callback);
+        int i = _callbacks.Count;
+        while (i > 0 && _callbacks[i - 1].Order > callback.Order) i--;
+        _callbacks.Insert(i, callback);
+        return this;
+    }
+
+    /// <summary>Removes a callback.</summary>
+    public bool Remove(Callback callback) => callback != Recorder && _callbacks.Remove(callback);
+
+    /// <summary>Cancels <paramref name="scope"/> from inside a callback (throws <see cref="CancelScopeException"/>).</summary>
+    /// <param name="scope">What to cancel.</param>
+    /// <param name="reason">Why (becomes <see cref="StopReason"/> when the fit is cancelled).</param>
+    public void Cancel(Scope scope, string? reason = null)
+    {
+        if (scope == Scope.Fit && reason is not null) StopReason = reason;
+        throw new CancelScopeException(scope, reason);
+    }
+
+    /// <summary>Freezes every layer group but the last (fastai <c>freeze</c>).</summary>
+    public void Freeze() => FreezeTo(-1);
+
+    /// <summary>
+    /// Freezes layer groups 0 … n − 1 and unfreezes the rest (fastai <c>freeze_to</c>; a negative n counts from the end).
+    /// Frozen parameters get <c>requires_grad = false</c> and no gradient, so the optimizer skips them, and the schedule
+    /// is not written into their groups.
+    /// </summary>
+    public void FreezeTo(int n)
+    {
+        int count = LayerGroups.Count;
+        int upTo = n >= 0 ? Math.Min(n, count) : Math.Max(0, count + n);
+        for (int g = 0; g < count; g++)
+        {
+            bool frozen = g < upTo;
+            _frozen[g] = frozen;
+            foreach (var p in LayerGroups[g])
+            {
+                p.requires_grad = !frozen;
+                if (frozen && p.grad is not null) p.grad = null!;
+            }
+        }
+    }
+
+    /// <summary>Unfreezes every layer group.</summary>
+    public void Unfreeze() => FreezeTo(0);
+
+    /// <summary>Whether layer group <paramref name="group"/> is frozen.</summary>
+    public bool IsFrozen(int group) => _frozen[group];
+
+    /// <summary>
+    /// fastai 0.7 <c>learn.fit(lrs, n_cycle, cycle_len, cycle_mult, use_clr, use_clr_beta)</c>: builds the schedule with
+    /// <see cref="FastAi07.Fit"/> (one lr, or one per layer group) and trains <see cref="FastAi07.Epochs"/> epochs.
+    /// </summary>
+    public FitResult Fit(IReadOnlyList<double> lr, int cycles = 1, int? cycleLen = null, int cycleMult = 1,
+        UseClr? useClr = null, UseClrBeta? useClrBeta = null, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(lr);
+        var schedule = FastAi07.Fit(lr, Data.Train.BatchCount, cycles, cycleLen, cycleMult, useClr, useClrBeta);
+        long epochs = FastAi07.Epochs(cycles, cycleLen, cycleMult);
+        if (epochs > int.MaxValue) throw new ArgumentOutOfRangeException(nameof(cycles), epochs, "too many epochs");
+        return Fit(schedule, (int)epochs, cancellationToken);
+    }
+
+    /// <summary>fastai 0.7 <c>learn.fit</c> with one learning rate for every layer group.</summary>
+    public FitResult Fit(double lr, int cycles = 1, int? cycleLen = null, int cycleMult = 1,
+        UseClr? useClr = null, UseClrBeta? useClrBeta = null, CancellationToken cancellationToken = default) =>
+        Fit([lr], cycles, cycleLen, cycleMult, useClr, useClrBeta, cancellationToken);
+
+    /// <summary>
+    /// Trains <paramref name="epochs"/> epochs with any schedule: step t of the schedule is the t-th optimizer step of
+    /// this fit. The schedule has one group, applied to every layer group, or one group per layer group. A schedule
+    /// without momentum leaves the optimizer's momentum / β1 alone.
+    /// </summary>
+    /// <exception cref="ArgumentException">The schedule's groups or length do not match the learner and the epochs.</exception>
+    /// <exception cref="OperationCanceledException">The token was cancelled (after the callbacks' cancel and end events ran).</exception>
+    public FitResult Fit(Schedule schedule, int epochs, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(schedule);
+        if (epochs < 1) throw new ArgumentOutOfRangeException(nameof(epochs), epochs, "must be ≥ 1");
+        if (_fitting) throw new InvalidOperationException("Fit is already running on this learner");
+        long batches = Data.Train.BatchCount;
+        if (batches < 1) throw new ArgumentException("the training data has no batch (fewer samples than one batch with dropLast)");
+        long total = checked(epochs * batches);
+        if (schedule.Groups != 1 && schedule.Groups != LayerGroups.Count)
+            throw new ArgumentException(
+                $"the schedule has {schedule.Groups} learning rates but the model has {LayerGroups.Count} layer groups; give one lr, or one per layer group", nameof(schedule));
+        if (schedule.Length is { } len && len != total)
+            throw new ArgumentException(
+                $"the schedule is {len} steps long but {epochs} epochs of {batches} batches take {total} steps; build it for {batches} batches per epoch", nameof(schedule));
+        if (schedule.StepLimit is { } limit && limit < total - 1)
+            throw new ArgumentException($"the schedule is defined up to step {limit} but the fit needs {total} steps: {schedule.StepLimitReason}", nameof(schedule));
+
+        _schedule = schedule;
+        _lr = new double[schedule.Groups];
+        _mom = new double[schedule.Groups];
+        Epochs = epochs;
+        Epoch = 0;
+        Iteration = 0;
+        StopReason = null;
+        ValidLoss = double.NaN;
+        MetricValues = [];
+        var writer = HyperParams;
+        var clock = Stopwatch.StartNew();
+        int epochsDone = 0;
+        _fitting = true;
+        try
+        {
+            Run(Scope.Fit, e => e.BeforeFit(this), e => e.AfterCancelFit(this), e => e.AfterFit(this), () =>
+            {
+                for (Epoch = 0; Epoch < epochs; Epoch++)
+                {
+                    Run(Scope.Epoch, e => e.BeforeEpoch(this), e => e.AfterCancelEpoch(this), e => e.AfterEpoch(this), () =>
+                    {
+                        TrainEpoch(writer, batches, cancellationToken);
+                        epochsDone++;
+                        ValidateEpoch(cancellationToken);
+                    });
+                }
+            });
+        }
+        finally
+        {
+            _fitting = false;
+            X = Y = Output = LossTensor = null;
+        }
+        cancellationToken.ThrowIfCancellationRequested();
+        var metrics = new Dictionary<string, double>();
+        for (int i = 0; i < Metrics.Count && i < MetricValues.Count; i++) metrics[Metrics[i].Name] = MetricValues[i];
+        return new FitResult(epochsDone, Iteration, Recorder.SmoothLoss, ValidLoss, metrics, clock.Elapsed.TotalSeconds, StopReason);
+    }
+
+    private void TrainEpoch(HyperParamWriter writer, long batches, CancellationToken ct)
+    {
+        Model.train();
+        Training = true;
+        Data.Train.StartEpoch();
+        for (Batch = 0; Batch < batches; Batch++)
+        {
+            if (ct.IsCancellationRequested) Cancel(Scope.Fit, "cancelled");
+            using var scope = NewDisposeScope();
+            Run(Scope.Batch, e => e.BeforeBatch(this), e => e.AfterCancelBatch(this), e => e.AfterBatch(this), () => OneBatch(writer));
+            X = Y = Output = LossTensor = null;
+            Progress?.Report(new FitProgress(Epoch, Epochs, Batch + 1, batches, Iteration, Recorder.SmoothLoss, LastLr(writer), null));
+        }
+    }
+
+    private static double LastLr(HyperParamWriter writer) => writer.GetLr(writer.Groups - 1);
+
+    private void OneBatch(HyperParamWriter writer)
+    {
+        (X, Y) = Data.Train.GetBatch(Batch);
+        Output = Model.forward(X);
+        LossTensor = LossFunction(Output, Y);
+        Loss = LossTensor.item<float>();
+        Each(e => e.AfterLoss(this));
+        Optimizer.zero_grad();
+        LossTensor.backward();
+        Each(e => e.AfterBackward(this));
+        _schedule!.At(Iteration, _lr, _schedule.HasMomentum ? _mom : Span<double>.Empty);
+        writer.Write(_lr, _schedule.HasMomentum ? _mom : ReadOnlySpan<double>.Empty, _frozen);
+        Each(e => e.BeforeStep(this));
+        Optimizer.step();
+        Iteration++;
+        Each(e => e.AfterStep(this));
+    }
+
+    /// <summary>Computes the validation loss and metrics (also usable outside a fit).</summary>
+    public (double Loss, IReadOnlyList<double> Metrics) Validate(CancellationToken cancellationToken = default)
+    {
+        Model.eval();
+        Training = false;
+        foreach (var m in Metrics) m.Reset();
+        double sum = 0;
+        long n = 0;
+        var valid = Data.Valid;
+        valid.StartEpoch();
+        using (no_grad())
+        {
+            for (long b = 0; b < valid.BatchCount; b++)
+            {
+                cancellationToken.ThrowIfCancellationRequested();
+                using var scope = NewDisposeScope();
+                var (x, y) = valid.GetBatch(b);
+                var output = Model.forward(x);
+                var loss = LossFunction(output, y);
+                long count = y.shape[0];
+                sum += loss.item<float>() * (double)count;
+                n += count;
+                foreach (var m in Metrics) m.Accumulate(output, y);
+            }
+        }
+        Model.train();
+        return (n == 0 ? double.NaN : sum / n, Metrics.Select(m => m.Value).ToArray());
+    }
+
+    private void ValidateEpoch(CancellationToken ct)
+    {
+        Each(e => e.BeforeValidate(this));
+        if (ct.IsCancellationRequested) Cancel(Scope.Fit, "cancelled");
+        try
+        {
+            (ValidLoss, MetricValues) = Validate(ct);
+        }
+        catch (OperationCanceledException) when (ct.IsCancellationRequested)
+        {
+            Cancel(Scope.Fit, "cancelled");
+        }
+        Each(e => e.AfterValidate(this));
+    }
+
+    private void Run(Scope scope, Action<Callback> before, Action<Callback> afterCancel, Action<Callback> after, Action body)
+    {
+        try
+        {
+            Each(before);
+            body();
+        }
+        catch (CancelScopeException e) when (e.Scope == scope)
+        {
+            Each(afterCancel);
+        }
+        Each(after);
+    }
+
+    private void Each(Action<Callback> action)
+    {
+        // Index loop: callbacks may not be added during a fit, and this allocates no enumerator per event.
+        for (int i = 0; i < _callbacks.Count; i++) action(_callbacks[i]);
+    }
+
+    private optim.Optimizer CreateOptimizer()
+    {
+        var opt = _optimizerFactory.Create(LayerGroups);
+        if (opt.ParamGroups.Count() != LayerGroups.Count)
+            throw new InvalidOperationException($"the optimizer factory made {opt.ParamGroups.Count()} parameter groups for {LayerGroups.Count} layer groups");
+        return opt;
+    }
+
+    /// <summary>Saves the model's weights (TorchSharp format).</summary>
+    public void Save(string path) => Model.save(path);
+
+    /// <summary>Disposes the optimizer (the model and data belong to the caller).</summary>
+    public void Dispose() => _optimizer?.Dispose();
+
+    internal static string Format(double v) => v.ToString("G6", CultureInfo.InvariantCulture);
+}
