@@ -50,6 +50,7 @@ public sealed class Learner : IDisposable
     private double[] _mom = [];
     private Schedule? _schedule;
     private bool _fitting;
+    private readonly Action _oneBatch;
 
     /// <summary>Creates a learner.</summary>
     /// <param name="model">Any TorchSharp module mapping a batch of inputs to class scores.</param>
@@ -72,6 +73,7 @@ public sealed class Learner : IDisposable
         LayerGroups = layerGroups ?? [model.parameters().ToArray()];
         if (LayerGroups.Count == 0) throw new ArgumentException("needs at least one layer group", nameof(layerGroups));
         _frozen = new bool[LayerGroups.Count];
+        _oneBatch = OneBatch;
         Recorder = new Recorder();
         _callbacks.Add(Recorder);
         if (callbacks is not null) foreach (var cb in callbacks) Add(cb);
@@ -261,11 +263,11 @@ public sealed class Learner : IDisposable
         _fitting = true;
         try
         {
-            Run(Scope.Fit, e => e.BeforeFit(this), e => e.AfterCancelFit(this), e => e.AfterFit(this), () =>
+            Run(Scope.Fit, static (c, l) => c.BeforeFit(l), static (c, l) => c.AfterCancelFit(l), static (c, l) => c.AfterFit(l), () =>
             {
                 for (Epoch = 0; Epoch < epochs; Epoch++)
                 {
-                    Run(Scope.Epoch, e => e.BeforeEpoch(this), e => e.AfterCancelEpoch(this), e => e.AfterEpoch(this), () =>
+                    Run(Scope.Epoch, static (c, l) => c.BeforeEpoch(l), static (c, l) => c.AfterCancelEpoch(l), static (c, l) => c.AfterEpoch(l), () =>
                     {
                         TrainEpoch(writer, batches, cancellationToken);
                         epochsDone++;
@@ -294,7 +296,7 @@ public sealed class Learner : IDisposable
         {
             if (ct.IsCancellationRequested) Cancel(Scope.Fit, "cancelled");
             using var scope = NewDisposeScope();
-            Run(Scope.Batch, e => e.BeforeBatch(this), e => e.AfterCancelBatch(this), e => e.AfterBatch(this), () => OneBatch(writer));
+            Run(Scope.Batch, static (c, l) => c.BeforeBatch(l), static (c, l) => c.AfterCancelBatch(l), static (c, l) => c.AfterBatch(l), _oneBatch);
             X = Y = Output = LossTensor = null;
             Progress?.Report(new FitProgress(Epoch, Epochs, Batch + 1, batches, Iteration, Recorder.SmoothLoss, LastLr(writer), null));
         }
@@ -302,22 +304,23 @@ public sealed class Learner : IDisposable
 
     private static double LastLr(HyperParamWriter writer) => writer.GetLr(writer.Groups - 1);
 
-    private void OneBatch(HyperParamWriter writer)
+    private void OneBatch()
     {
+        var writer = HyperParams;
         (X, Y) = Data.Train.GetBatch(Batch);
         Output = Model.forward(X);
         LossTensor = LossFunction(Output, Y);
         Loss = LossTensor.item<float>();
-        Each(e => e.AfterLoss(this));
+        Each(static (c, l) => c.AfterLoss(l));
         Optimizer.zero_grad();
         LossTensor.backward();
-        Each(e => e.AfterBackward(this));
+        Each(static (c, l) => c.AfterBackward(l));
         _schedule!.At(Iteration, _lr, _schedule.HasMomentum ? _mom : Span<double>.Empty);
         writer.Write(_lr, _schedule.HasMomentum ? _mom : ReadOnlySpan<double>.Empty, _frozen);
-        Each(e => e.BeforeStep(this));
+        Each(static (c, l) => c.BeforeStep(l));
         Optimizer.step();
         Iteration++;
-        Each(e => e.AfterStep(this));
+        Each(static (c, l) => c.AfterStep(l));
     }
 
     /// <summary>Computes the validation loss and metrics (also usable outside a fit).</summary>
@@ -351,7 +354,7 @@ public sealed class Learner : IDisposable
 
     private void ValidateEpoch(CancellationToken ct)
     {
-        Each(e => e.BeforeValidate(this));
+        Each(static (c, l) => c.BeforeValidate(l));
         if (ct.IsCancellationRequested) Cancel(Scope.Fit, "cancelled");
         try
         {
@@ -361,10 +364,10 @@ public sealed class Learner : IDisposable
         {
             Cancel(Scope.Fit, "cancelled");
         }
-        Each(e => e.AfterValidate(this));
+        Each(static (c, l) => c.AfterValidate(l));
     }
 
-    private void Run(Scope scope, Action<Callback> before, Action<Callback> afterCancel, Action<Callback> after, Action body)
+    private void Run(Scope scope, Action<Callback, Learner> before, Action<Callback, Learner> afterCancel, Action<Callback, Learner> after, Action body)
     {
         try
         {
@@ -378,10 +381,10 @@ public sealed class Learner : IDisposable
         Each(after);
     }
 
-    private void Each(Action<Callback> action)
+    private void Each(Action<Callback, Learner> action)
     {
-        // Index loop: callbacks may not be added during a fit, and this allocates no enumerator per event.
-        for (int i = 0; i < _callbacks.Count; i++) action(_callbacks[i]);
+        // Static lambdas and an index loop: an event allocates neither a closure nor an enumerator.
+        for (int i = 0; i < _callbacks.Count; i++) action(_callbacks[i], this);
     }
 
     private optim.Optimizer CreateOptimizer()

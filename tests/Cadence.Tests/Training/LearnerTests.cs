@@ -188,3 +188,28 @@ public class LearnerTests
         finally { File.Delete(path); }
     }
 }
+
+public class HyperParamWriterTests
+{
+    [Fact]
+    public void Per_step_write_allocates_nothing()
+    {
+        using var learn = Synth.Learner(opt: OptimizerFactory.AdamW());
+        var writer = learn.HyperParams;
+        var schedule = FastAi07.Fit([1e-3, 2e-3, 3e-3], 100, cycleLen: 1, useClrBeta: new UseClrBeta(10, 10, 0.95, 0.85));
+        var lr = new double[3];
+        var mom = new double[3];
+        var frozen = new bool[3];
+        schedule.At(0, lr, mom);
+        writer.Write(lr, mom, frozen);   // warm up
+        long before = GC.GetAllocatedBytesForCurrentThread();
+        for (int t = 0; t < 100; t++)
+        {
+            schedule.At(t, lr, mom);
+            writer.Write(lr, mom, frozen);
+        }
+        Assert.Equal(0, GC.GetAllocatedBytesForCurrentThread() - before);
+        Assert.Equal(lr[2], writer.GetLr(2));
+        Assert.Equal(mom[1], writer.GetMomentum(1));
+    }
+}
