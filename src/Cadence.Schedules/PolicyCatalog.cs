@@ -43,9 +43,14 @@ public sealed class PolicyArgs
     /// <summary>Whether the user gave <paramref name="name"/>.</summary>
     public bool Has(string name) => _given.ContainsKey(name);
 
+    private static string Param(string name) => name.Replace('-', '_');
+
+    private PolicyOption Option(string name) =>
+        _spec.Options.FirstOrDefault(o => o.Name == name) ?? PolicyCatalog.Common.First(o => o.Name == name);
+
     private string? Raw(string name)
     {
-        var option = _spec.Options.FirstOrDefault(o => o.Name == name) ?? PolicyCatalog.Common.First(o => o.Name == name);
+        var option = Option(name);
         if (_given.TryGetValue(name, out var v)) return v;
         if (option.Required) _check.Fail(option.Parameter, $"is required for {_spec.Name}");
         return option.Default;
@@ -61,7 +66,7 @@ public sealed class PolicyArgs
         for (int i = 0; i < parts.Length; i++)
             if (!double.TryParse(parts[i], NumberStyles.Float, CultureInfo.InvariantCulture, out values[i]))
             {
-                _check.Fail(name.Replace('-', '_'), $"expects a number or a comma-separated list of numbers, got '{raw}'");
+                _check.Fail(Param(name), $"expects a number or a comma-separated list of numbers, got '{raw}'");
                 return null;
             }
         return values;
@@ -78,7 +83,7 @@ public sealed class PolicyArgs
     {
         var v = NumbersOrNull(name);
         if (v is null) return null;
-        if (v.Length != 1) _check.Fail(name.Replace('-', '_'), $"expects one number, got {v.Length}");
+        if (v.Length != 1) _check.Fail(Param(name), $"expects one number, got {v.Length}");
         return v[0];
     }
 
@@ -88,7 +93,7 @@ public sealed class PolicyArgs
         var raw = Raw(name);
         if (raw is null) return null;
         if (long.TryParse(raw, NumberStyles.Integer, CultureInfo.InvariantCulture, out var v)) return v;
-        _check.Fail(name.Replace('-', '_'), $"expects a whole number, got '{raw}'");
+        _check.Fail(Param(name), $"expects a whole number, got '{raw}'");
         return null;
     }
 
@@ -99,7 +104,7 @@ public sealed class PolicyArgs
     public int Int(string name)
     {
         long v = Integer(name);
-        if (v is < int.MinValue or > int.MaxValue) { _check.Fail(name.Replace('-', '_'), $"is too large: {v}"); return 1; }
+        if (v is < int.MinValue or > int.MaxValue) { _check.Fail(Param(name), $"is too large: {v}"); return 1; }
         return (int)v;
     }
 
@@ -113,7 +118,7 @@ public sealed class PolicyArgs
         for (int i = 0; i < parts.Length; i++)
             if (!long.TryParse(parts[i], NumberStyles.Integer, CultureInfo.InvariantCulture, out values[i]))
             {
-                _check.Fail(name.Replace('-', '_'), $"expects comma-separated whole numbers, got '{raw}'");
+                _check.Fail(Param(name), $"expects comma-separated whole numbers, got '{raw}'");
                 return [];
             }
         return values;
@@ -126,14 +131,14 @@ public sealed class PolicyArgs
         if (raw is null) return false;
         if (raw.Equals("true", StringComparison.OrdinalIgnoreCase)) return true;
         if (raw.Equals("false", StringComparison.OrdinalIgnoreCase)) return false;
-        _check.Fail(name.Replace('-', '_'), $"expects true or false, got '{raw}'");
+        _check.Fail(Param(name), $"expects true or false, got '{raw}'");
         return false;
     }
 
     /// <summary>One of the option's choices.</summary>
     public string Choice(string name)
     {
-        var option = _spec.Options.FirstOrDefault(o => o.Name == name) ?? PolicyCatalog.Common.First(o => o.Name == name);
+        var option = Option(name);
         var raw = Raw(name) ?? option.Choices![0];
         if (option.Choices!.Contains(raw)) return raw;
         _check.Fail(option.Parameter, $"must be one of {string.Join(", ", option.Choices!)}, got '{raw}'");
@@ -144,7 +149,7 @@ public sealed class PolicyArgs
     public string? Text(string name) => Raw(name);
 
     /// <summary>Records an error about an option.</summary>
-    public void Fail(string name, string message) => _check.Fail(name.Replace('-', '_'), message);
+    public void Fail(string name, string message) => _check.Fail(Param(name), message);
 
     internal void ThrowIfAny() => _check.ThrowIfAny();
 }
@@ -348,6 +353,9 @@ public static partial class PolicyCatalog
             args.ThrowIfAny();   // a missing or malformed option explains the failure better than its placeholder value
             throw;
         }
+        // The common options are validated here too, so every caller gets the same messages.
+        if (args.IntegerOrNull("iterations") is < 1 and var bad) args.Fail("iterations", $"must be a whole number ≥ 1, got {bad}");
+        args.Choice("optimizer");
         args.ThrowIfAny();
         if (!schedule.HasMomentum && args.NumbersOrNull("momentum") is { } m)
         {

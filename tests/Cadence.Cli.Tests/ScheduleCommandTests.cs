@@ -74,6 +74,9 @@ public class ScheduleCommandTests
     [InlineData(new[] { "schedule", "one-cycle", "--max-lr", "0.1", "--total-steps", "10", "--iterations", "12" }, "--iterations: one-cycle is defined for steps 0…10")]
     [InlineData(new[] { "schedule", "fit", "--lr", "0.01", "--use-clr", "32,5", "--batches-per-epoch", "100" }, "--cycle-len: is required with use_clr")]
     [InlineData(new[] { "schedule", "fit", "--lr", "0.01", "--cycle-len", "1", "--use-clr", "20,5", "--batches-per-epoch", "4" }, "--use-clr: cut_div 5 leaves no iteration to climb")]
+    [InlineData(new[] { "schedule", "cosine", "--lr", "0.1", "--t-max", "5", "--iterations", "abc" }, "--iterations: expects a whole number, got 'abc'")]
+    [InlineData(new[] { "schedule", "cosine", "--lr", "0.1", "--t-max", "5", "--iterations", "0" }, "--iterations: must be a whole number ≥ 1, got 0")]
+    [InlineData(new[] { "schedule", "cosine", "--lr", "0.1", "--t-max", "5", "--optimizer", "rmsprop" }, "--optimizer: must be one of sgd, adam")]
     [InlineData(new[] { "frobnicate" }, "unknown command 'frobnicate'")]
     public void Usage_errors_exit_2_with_one_clear_line(string[] args, string message)
     {

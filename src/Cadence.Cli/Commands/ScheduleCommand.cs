@@ -30,7 +30,6 @@ internal static class ScheduleCommand
                 ? long.Parse(it, CultureInfo.InvariantCulture) : schedule.Length;
             if (iterations is not { } n)
                 return Usage.Fail(stderr, $"--iterations is required for {spec.Name} (it has no length of its own)");
-            if (n < 1) return Usage.Fail(stderr, $"--iterations must be ≥ 1, got {n}");
             if (n > 10_000_000) return Usage.Fail(stderr, $"--iterations must be ≤ 10000000, got {n}");
             var (lr, mom) = schedule.Trace(n);
             switch (format)
@@ -49,11 +48,6 @@ internal static class ScheduleCommand
         catch (ArgumentOutOfRangeException e) when (e.ParamName == "step")
         {
             return Usage.Fail(stderr, $"--iterations: {e.Message.Split(" (Parameter")[0]}");
-        }
-        catch (InvalidOperationException e)
-        {
-            stderr.WriteLine($"cadence: {e.Message}");
-            return ExitCodes.Failure;
         }
     }
 
@@ -122,7 +116,7 @@ internal static class ScheduleCommand
             (s.StepsPerEpoch is { } b ? $" ({Number((double)n / b)} epochs of {b})" : "") +
             (s.Groups > 1 ? $", {s.Groups} parameter groups (showing the last)" : ""));
         Summary(stdout, "lr", head);
-        if (mom is not null) Summary(stdout, s.Groups > 0 ? "momentum" : "momentum", mom[^1]);
+        if (mom is not null) Summary(stdout, "momentum", mom[^1]);
         stdout.WriteLine();
         stdout.Write(TerminalChart.Render(head, "lr", unicode));
         if (mom is not null && mom[^1].Distinct().Count() > 1) { stdout.WriteLine(); stdout.Write(TerminalChart.Render(mom[^1], "momentum", unicode)); }
