@@ -77,8 +77,7 @@ public static class Torch
         check.That(e1 != 0 || !(pctStart is >= 0 and <= 1), "pct_start", $"· total_steps = 1 leaves the warm-up no steps (PyTorch divides by zero at step 0): use a larger pct_start or total_steps");
         check.ThrowIfAny();
         // Step T (one past the end) is allowed by PyTorch unless the phase it falls in has length 0 (pct_start = 1).
-        var probe = new PhaseCurve(ends, new double[ends.Length + 1], linear);
-        long limit = probe.PhaseLength(totalSteps) == 0 ? totalSteps - 1 : totalSteps;
+        long limit = PhaseCurve.Length(ends, totalSteps) == 0 ? totalSteps - 1 : totalSteps;
 
         var lr = new Curve[groups];
         var mom = cycleMomentum ? new Curve[groups] : null;
@@ -311,21 +310,25 @@ internal sealed record CyclicCurve(double Low, double High, double Total, double
 /// <summary>OneCycleLR's phases with float end steps, exactly as PyTorch locates and interpolates them.</summary>
 internal sealed record PhaseCurve(double[] Ends, double[] Points, bool Linear) : Curve
 {
-    private int Phase(long step, out double start)
+    /// <summary>The phase <paramref name="step"/> falls in, and where that phase starts, as PyTorch searches.</summary>
+    private static int Phase(double[] ends, long step, out double start)
     {
         start = 0;
-        for (int i = 0; i < Ends.Length; i++)
+        for (int i = 0; i < ends.Length; i++)
         {
-            if (step <= Ends[i] || i == Ends.Length - 1) return i;
-            start = Ends[i];
+            if (step <= ends[i] || i == ends.Length - 1) return i;
+            start = ends[i];
         }
-        return Ends.Length - 1;
+        return ends.Length - 1;
     }
 
-    internal double PhaseLength(long step)
+    private int Phase(long step, out double start) => Phase(Ends, step, out start);
+
+    /// <summary>Length (end − start) of the phase that <paramref name="step"/> falls in; PyTorch divides by it.</summary>
+    internal static double Length(double[] ends, long step)
     {
-        int i = Phase(step, out double start);
-        return Ends[i] - start;
+        int i = Phase(ends, step, out double start);
+        return ends[i] - start;
     }
 
     public override double At(long step)

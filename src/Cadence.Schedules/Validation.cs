@@ -38,20 +38,18 @@ internal sealed class Check
     public Check That(bool ok, string name, string message) => ok ? this : Fail(name, message);
 
     /// <summary>A learning rate: positive and finite (each group).</summary>
-    public Check Lr(string name, IReadOnlyList<double> values)
-    {
-        if (values.Count == 0) return Fail(name, "needs at least one value (one per parameter group)");
-        foreach (var v in values)
-            if (!(v > 0 && double.IsFinite(v))) return Fail(name, $"must be a positive finite number, got {F(v)}");
-        return this;
-    }
+    public Check Lr(string name, IReadOnlyList<double> values) =>
+        PerGroup(name, values, v => v > 0 && double.IsFinite(v), "must be a positive finite number");
 
     /// <summary>A floor learning rate: finite and ≥ 0 (each group), e.g. CyclicLR's base_lr.</summary>
-    public Check LrFloor(string name, IReadOnlyList<double> values)
+    public Check LrFloor(string name, IReadOnlyList<double> values) =>
+        PerGroup(name, values, v => v >= 0 && double.IsFinite(v), "must be a finite number ≥ 0");
+
+    private Check PerGroup(string name, IReadOnlyList<double> values, Func<double, bool> ok, string rule)
     {
         if (values.Count == 0) return Fail(name, "needs at least one value (one per parameter group)");
         foreach (var v in values)
-            if (!(v >= 0 && double.IsFinite(v))) return Fail(name, $"must be a finite number ≥ 0, got {F(v)}");
+            if (!ok(v)) return Fail(name, $"{rule}, got {F(v)}");
         return this;
     }
 
@@ -80,12 +78,8 @@ internal sealed class Check
     /// A momentum or β1 value: finite and ≥ 0. Values ≥ 1 make no sense for training but are what PyTorch's own
     /// tests feed the schedulers, and a schedule is only numbers; the trainer refuses them.
     /// </summary>
-    public Check Momentum(string name, IReadOnlyList<double> values)
-    {
-        foreach (var v in values)
-            if (!(v >= 0 && double.IsFinite(v))) return Fail(name, $"must be a finite number ≥ 0, got {F(v)}");
-        return this;
-    }
+    public Check Momentum(string name, IReadOnlyList<double> values) =>
+        PerGroup(name, values, v => v >= 0 && double.IsFinite(v), "must be a finite number ≥ 0");
 
     /// <summary>
     /// Every per-group list has either one value or as many as the first list with several (the one that defines
