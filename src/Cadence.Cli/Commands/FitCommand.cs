@@ -153,17 +153,17 @@ internal static class FitCommand
                 case "--cycle-len": o.CycleLen = OptionValues.Integer(a, Next(), 1, 10_000); break;
                 case "--cycle-mult": o.CycleMult = OptionValues.Integer(a, Next(), 1, 100); break;
                 case "--use-clr":
-                {
-                    var v = List(a, Next(), "DIV,CUT_DIV[,MAX_MOM,MIN_MOM]");
-                    o.UseClr = new UseClr(v[0], v[1], v.Length > 2 ? v[2] : null, v.Length > 2 ? v[3] : null);
-                    break;
-                }
+                    {
+                        var v = List(a, Next(), "DIV,CUT_DIV[,MAX_MOM,MIN_MOM]");
+                        o.UseClr = new UseClr(v[0], v[1], v.Length > 2 ? v[2] : null, v.Length > 2 ? v[3] : null);
+                        break;
+                    }
                 case "--use-clr-beta":
-                {
-                    var v = List(a, Next(), "DIV,PCT[,MAX_MOM,MIN_MOM]");
-                    o.UseClrBeta = new UseClrBeta(v[0], v[1], v.Length > 2 ? v[2] : null, v.Length > 2 ? v[3] : null);
-                    break;
-                }
+                    {
+                        var v = List(a, Next(), "DIV,PCT[,MAX_MOM,MIN_MOM]");
+                        o.UseClrBeta = new UseClrBeta(v[0], v[1], v.Length > 2 ? v[2] : null, v.Length > 2 ? v[3] : null);
+                        break;
+                    }
                 default:
                     throw new UsageException($"unknown option '{a}' (see cadence fit --help)");
             }
