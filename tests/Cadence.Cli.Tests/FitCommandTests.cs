@@ -152,4 +152,34 @@ public sealed class FitCommandTests : IDisposable
         Assert.Equal("", stdout);
         Assert.StartsWith(message, stderr.Split(Environment.NewLine)[0], StringComparison.Ordinal);
     }
+
+    [Fact]
+    public void Tensorboard_option_writes_an_event_file()
+    {
+        var csv = WriteCsv();
+        var tb = Path.Combine(_dir, "tb");
+        var (code, _, stderr) = Run("--data", "csv", csv, "--target", "label", "--bs", "32", "--threads", "1", "--tensorboard", tb);
+        Assert.True(code == 0, stderr);
+        var file = Assert.Single(Directory.GetFiles(tb, "events.out.tfevents.*"));
+        var text = System.Text.Encoding.Latin1.GetString(File.ReadAllBytes(file));
+        foreach (var tag in new[] { "train/loss", "lr/group0", "lr/group1", "momentum/group1", "valid/accuracy" }) Assert.Contains(tag, text);
+    }
+
+    [Fact]
+    public void Live_progress_draws_a_bar_and_the_epoch_rows_on_an_interactive_console()
+    {
+        var console = new Spectre.Console.Testing.TestConsole();
+        console.Profile.Capabilities.Interactive = true;
+        console.Profile.Capabilities.Ansi = true;
+        var record = new Cadence.Training.EpochRecord(0, 0.5, 0.25, [0.875], 61);
+        var result = FitProgressDisplay.Live(console, ["accuracy"], 4, progress =>
+        {
+            for (int b = 1; b <= 4; b++) progress.Report(new Cadence.Training.FitProgress(0, 1, b, 4, b, 0.5, 0.1, null));
+            progress.Report(new Cadence.Training.FitProgress(0, 1, 4, 4, 4, 0.5, 0.1, record));
+            return new Cadence.Training.FitResult(1, 4, 0.5, 0.25, new Dictionary<string, double>(), 1, null);
+        });
+        Assert.Equal(4, result.Iterations);
+        Assert.Contains("epoch       train_loss  valid_loss  accuracy    time", console.Output);
+        Assert.Contains("1           0.500000    0.250000    0.875000    01:01", console.Output);
+    }
 }

@@ -6,6 +6,7 @@ using Cadence.Data;
 using Cadence.Models;
 using Cadence.Schedules;
 using Cadence.Training;
+using Spectre.Console;
 
 namespace Cadence.Cli.Commands;
 
@@ -22,6 +23,7 @@ internal static class FitCommand
         """ + TrainingOptions.Help + """
           --out DIR              write history.json, metrics.csv and model.dat
           --json                 print one final JSON line (the table goes to stderr)
+          --tensorboard DIR      write TensorBoard event files (loss, lr and momentum per group, metrics)
           --epochs N             epochs to train (with --schedule: sets the schedule's length)
         fastai 0.7 learn.fit options:
           --lr LR[,LR…]          learning rate, or one per layer group (default 0.01)
@@ -43,6 +45,7 @@ internal static class FitCommand
         public TrainingOptions Training { get; } = new();
         public string? Out { get; set; }
         public bool Json { get; set; }
+        public string? TensorBoard { get; set; }
         public double[] Lr { get; set; } = [0.01];
         public int Cycles { get; set; } = 1;
         public int? CycleLen { get; set; }
@@ -128,6 +131,7 @@ internal static class FitCommand
             {
                 case "--out": o.Out = Next(); continue;
                 case "--json": o.Json = true; continue;
+                case "--tensorboard": o.TensorBoard = Next(); continue;
                 case "--epochs": o.Epochs = OptionValues.Integer(a, Next(), 1, 100_000); continue;
                 case "--schedule":
                     if (o.Policy is not null) throw new UsageException("--schedule: given twice");
@@ -263,6 +267,7 @@ internal static class FitCommand
             Directory.CreateDirectory(o.Out);
             callbacks.Add(new CsvLogger(Path.Combine(o.Out, "metrics.csv")));
         }
+        if (o.TensorBoard is not null) callbacks.Add(new TensorBoardLogger(o.TensorBoard));
         using var run = o.Training.Build(loaded, callbacks);
         var learn = run.Learner;
         string modelName = run.ModelName;
@@ -282,13 +287,19 @@ internal static class FitCommand
             schedule = FastAi07.Fit(o.Lr, bpe, o.Cycles, o.CycleLen, o.CycleMult, o.UseClr, o.UseClrBeta);
             epochs = (int)FastAi07.Epochs(o.Cycles, o.CycleLen, o.CycleMult);
         }
-        var report = new ProgressReport(table, stderr, learn.Metrics.Select(m => m.Name).ToArray(), liveLine: !Console.IsErrorRedirected);
-        learn.Progress = report;
-        report.Header();
+        var metrics = learn.Metrics.Select(m => m.Name).ToArray();
         var clock = Stopwatch.StartNew();
-        var result = learn.Fit(schedule, epochs, ct);
+        FitResult Fit(IProgress<FitProgress> progress)
+        {
+            learn.Progress = progress;
+            return learn.Fit(schedule, epochs, ct);
+        }
+        // The live bar only when a person watches: stderr is this process's terminal (not a test's writer).
+        bool live = ReferenceEquals(stderr, Console.Error) && !Console.IsErrorRedirected && (o.Json || !Console.IsOutputRedirected);
+        var result = live
+            ? FitProgressDisplay.Live(AnsiConsole.Create(new AnsiConsoleSettings { Out = new AnsiConsoleOutput(Console.Error) }), metrics, epochs * bpe, Fit)
+            : FitProgressDisplay.Plain(table, stderr, metrics, Fit);
         double seconds = clock.Elapsed.TotalSeconds;
-        report.Done();
         if (result.StopReason is not null) stderr.WriteLine($"cadence fit: stopped early: {result.StopReason}");
         if (o.Out is not null)
         {
@@ -362,61 +373,5 @@ internal static class FitCommand
         }
         w.WriteEndArray();
         w.WriteEndObject();
-    }
-
-    /// <summary>Synchronous progress: a live line on stderr (when it is a terminal, else every 10%) and fastai's epoch table.</summary>
-    private sealed class ProgressReport(TextWriter table, TextWriter live, string[] metrics, bool liveLine) : IProgress<FitProgress>
-    {
-        private readonly Stopwatch _throttle = Stopwatch.StartNew();
-        private long _lastTenth = -1;
-        private bool _lineOpen;
-
-        public void Header() =>
-            table.WriteLine(string.Join("  ", new[] { "epoch", "train_loss", "valid_loss" }.Concat(metrics).Append("time").Select(h => h.PadRight(10))).TrimEnd());
-
-        public void Report(FitProgress p)
-        {
-            if (p.Finished is { } e)
-            {
-                ClearLine();
-                var cells = new List<string> { (e.Epoch + 1).ToString(CultureInfo.InvariantCulture), F(e.TrainLoss), F(e.ValidLoss) };
-                cells.AddRange(e.Metrics.Select(F));
-                var t = TimeSpan.FromSeconds(e.Seconds);
-                cells.Add($"{(int)t.TotalMinutes:00}:{t.Seconds:00}");
-                table.WriteLine(string.Join("  ", cells.Select(c => c.PadRight(10))).TrimEnd());
-                table.Flush();
-                _lastTenth = -1;
-                return;
-            }
-            string text = string.Create(CultureInfo.InvariantCulture,
-                $"epoch {p.Epoch + 1}/{p.Epochs}  batch {p.Batch}/{p.Batches}  loss {p.SmoothLoss:F4}  lr {p.Lr:G4}");
-            if (liveLine)
-            {
-                if (_throttle.ElapsedMilliseconds < 250 && p.Batch != p.Batches) return;
-                _throttle.Restart();
-                live.Write("\r" + text.PadRight(70));
-                live.Flush();
-                _lineOpen = true;
-            }
-            else
-            {
-                long tenth = p.Batch * 10 / p.Batches;
-                if (tenth == _lastTenth || tenth == 10) return;
-                _lastTenth = tenth;
-                if (tenth > 0) { live.WriteLine(text); live.Flush(); }
-            }
-        }
-
-        public void Done() => ClearLine();
-
-        private void ClearLine()
-        {
-            if (!_lineOpen) return;
-            live.Write("\r" + new string(' ', 70) + "\r");
-            live.Flush();
-            _lineOpen = false;
-        }
-
-        private static string F(double v) => double.IsFinite(v) ? v.ToString("F6", CultureInfo.InvariantCulture) : "nan";
     }
 }

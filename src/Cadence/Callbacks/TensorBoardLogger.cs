@@ -1,0 +1,71 @@
+using Cadence.Training;
+using TorchSharp;
+using TorchSharp.Modules;
+
+namespace Cadence.Callbacks;
+
+/// <summary>
+/// Writes the run to TensorBoard event files (TorchSharp's <c>SummaryWriter</c>): per iteration the raw and smoothed
+/// training loss and the lr and momentum of every layer group (<c>lr/group0</c> …), per epoch the validation loss
+/// and every metric (<c>valid/accuracy</c> …). View with <c>tensorboard --logdir DIR</c>.
+/// </summary>
+public sealed class TensorBoardLogger : Callback
+{
+    private SummaryWriter? _writer;
+
+    /// <summary>Creates the logger.</summary>
+    /// <param name="logDirectory">Directory of the event files (created if missing).</param>
+    /// <param name="every">Write the per-iteration scalars every this many iterations (≥ 1).</param>
+    public TensorBoardLogger(string logDirectory, int every = 1)
+    {
+        ArgumentException.ThrowIfNullOrWhiteSpace(logDirectory);
+        if (every < 1) throw new ArgumentOutOfRangeException(nameof(every), every, "must be ≥ 1");
+        (LogDirectory, Every) = (logDirectory, every);
+    }
+
+    /// <summary>Directory of the event files.</summary>
+    public string LogDirectory { get; }
+
+    /// <summary>Per-iteration scalars are written every this many iterations.</summary>
+    public int Every { get; }
+
+    /// <summary>Runs after the recorder, whose history it reads.</summary>
+    public override int Order => 56;
+
+    /// <inheritdoc />
+    public override void BeforeFit(Learner learner)
+    {
+        Directory.CreateDirectory(LogDirectory);
+        _writer ??= torch.utils.tensorboard.SummaryWriter(LogDirectory);
+    }
+
+    /// <inheritdoc />
+    public override void AfterStep(Learner learner)
+    {
+        ArgumentNullException.ThrowIfNull(learner);
+        if (_writer is null || learner.Recorder.Steps.Count == 0) return;
+        var s = learner.Recorder.Steps[^1];
+        if (s.Step % Every != 0) return;
+        int step = checked((int)s.Step);
+        Scalar("train/loss", s.Loss, step);
+        Scalar("train/smooth_loss", s.SmoothLoss, step);
+        for (int g = 0; g < s.Lr.Length; g++) Scalar($"lr/group{g}", s.Lr[g], step);
+        for (int g = 0; g < s.Momentum.Length; g++) Scalar($"momentum/group{g}", s.Momentum[g], step);
+    }
+
+    /// <inheritdoc />
+    public override void AfterEpoch(Learner learner)
+    {
+        ArgumentNullException.ThrowIfNull(learner);
+        if (_writer is null || learner.Recorder.Epochs.Count == 0) return;
+        var e = learner.Recorder.Epochs[^1];
+        int epoch = e.Epoch + 1;
+        Scalar("epoch/train_loss", e.TrainLoss, epoch);
+        Scalar("valid/loss", e.ValidLoss, epoch);
+        for (int i = 0; i < e.Metrics.Count && i < learner.Recorder.MetricNames.Count; i++)
+            Scalar($"valid/{learner.Recorder.MetricNames[i]}", e.Metrics[i], epoch);
+    }
+
+    // TensorBoard stores float32; a NaN loss is still worth seeing, so it is written as is.
+    private void Scalar(string tag, double value, int step) => _writer!.add_scalar(tag, (float)value, step);
+}
