@@ -49,16 +49,7 @@ public sealed class FitCommandTests : IDisposable
     [Fact]
     public void Fits_a_csv_file_and_writes_json_history_metrics_and_model()
     {
-        var rng = new Random(5);
-        var lines = new List<string> { string.Join(",", Enumerable.Range(0, 13).Select(i => $"f{i}").Append("label")) };
-        string[] names = ["alpha", "beta", "gamma"];
-        for (int r = 0; r < 300; r++)
-        {
-            int c = r % 3;
-            lines.Add(string.Join(",", Enumerable.Range(0, 13).Select(i => (c * (i % 3 == c ? 3.0 : 0.5) + rng.NextDouble()).ToString("F3", System.Globalization.CultureInfo.InvariantCulture)).Append(names[c])));
-        }
-        var csv = Path.Combine(_dir, "wine.csv");
-        File.WriteAllLines(csv, lines);
+        var csv = WriteCsv();
         var outDir = Path.Combine(_dir, "out");
         var (code, stdout, stderr) = Run("--data", "csv", csv, "--target", "label", "--bs", "16", "--threads", "1", "--lr", "0.05",
             "--cycle-len", "2", "--use-clr", "10,4,0.95,0.85", "--json", "--out", outDir);
