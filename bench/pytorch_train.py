@@ -142,7 +142,7 @@ def main():
         "eval_images": int(x_test.shape[0]), "eval_seconds": round(eval_seconds, 3),
         "accuracy": round(correct / x_test.shape[0], 5), "threads": torch.get_num_threads(),
         "torch": torch.__version__, "blas": blas(),
-        "openblas_coretype": os.environ.get("OPENBLAS_CORETYPE"),
+        "openblas_coretype": os.environ.get("OPENBLAS_CORETYPE"), "omp_wait_policy": os.environ.get("OMP_WAIT_POLICY"),
     }))
 
 
