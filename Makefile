@@ -18,7 +18,8 @@ demo: build
 	@bash scripts/demo.sh $(CONFIG)
 
 bench: build
-	@bash bench/run.sh $(if $(QUICK),--quick,)
+	@bash scripts/setup.sh --bench
+	@bash bench/run.sh $(if $(QUICK),--quick,$(if $(FULL),--full,))
 
 pack: build
 	$(DOTNET) pack Cadence.sln -c $(CONFIG) -o artifacts -nologo

@@ -1,8 +1,11 @@
 #!/usr/bin/env bash
 # Idempotent prerequisites for building, testing and running Cadence. Safe to run repeatedly.
 # Run as root on CI (make test / make demo); as a normal user it only reports what is missing.
+# `setup.sh --bench` (make bench) also installs the benchmarks' peers: python3-torch and libopenblas0-pthread.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+bench=false
+[ "${1:-}" = --bench ] && bench=true
 if ! command -v dotnet >/dev/null 2>&1; then
   echo "setup: the .NET 10 SDK is required (https://dot.net); 'dotnet' is not on PATH" >&2; exit 1
 fi
@@ -50,5 +53,24 @@ if [ ! -e "$fmnist/train-images-idx3-ubyte.gz" ]; then
     fi
   else
     echo "setup: Fashion-MNIST not found in $fmnist (install Debian's dataset-fashion-mnist, or use --data idx DIR); only the demo needs it" >&2
+  fi
+fi
+
+# --- Benchmark peers (make bench only): PyTorch 1.13.1 from Debian, and OpenBLAS for its fair run ----------------
+# libopenblas0-pthread also becomes the system's libblas.so.3 through update-alternatives (priority 100 over the
+# reference BLAS); bench/harness.py names the BLAS each PyTorch run really loaded.
+if $bench; then
+  missing=()
+  { [ -x /usr/bin/python3 ] && /usr/bin/python3 -c "import torch, numpy" 2>/dev/null; } || missing+=(python3-torch)
+  [ -e /usr/lib/x86_64-linux-gnu/openblas-pthread/libblas.so.3 ] || missing+=(libopenblas0-pthread)
+  if [ ${#missing[@]} -gt 0 ]; then
+    if is_root && command -v apt-get >/dev/null 2>&1; then
+      echo "setup: installing ${missing[*]} (PyTorch peer of make bench)"
+      if ! { apt-get -qq update && DEBIAN_FRONTEND=noninteractive apt-get -y -qq -o Dpkg::Use-Pty=0 install "${missing[@]}" >/dev/null; }; then
+        echo "setup: could not install ${missing[*]}; make bench will skip the PyTorch runs that need them" >&2
+      fi
+    else
+      echo "setup: ${missing[*]} not installed (Debian packages; run 'make setup' as root); make bench will skip the PyTorch runs that need them" >&2
+    fi
   fi
 fi

@@ -1,0 +1,150 @@
+#!/usr/bin/python3
+"""PyTorch peer of the training benchmark (Debian python3-torch 1.13.1, run with /usr/bin/python3).
+
+The same models as Cadence's ModelZoo, the same data (Fashion-MNIST read from the IDX .gz files, scaled to [0, 1]
+and standardized with the training set's mean and std), batch 256, torch.set_num_threads(2), SGD momentum 0.9 with
+OneCycleLR(max_lr 0.1) stepped every batch, reshuffled every epoch from a seeded generator, loss.item() every batch
+(as Cadence's Recorder and the raw loop do). Data loading and evaluation are outside the train time.
+Prints one JSON line; the BLAS that was really loaded is read from /proc/self/maps.
+"""
+import argparse
+import ctypes
+import gzip
+import json
+import os
+import struct
+import time
+
+import numpy as np
+import torch
+import torch.nn as nn
+import torch.nn.functional as F
+
+FMNIST = "/usr/share/datasets/fashion-mnist"
+
+
+def read_idx(path):
+    with gzip.open(path, "rb") if path.endswith(".gz") else open(path, "rb") as f:
+        data = f.read()
+    zero, dtype, ndim = struct.unpack(">HBB", data[:4])
+    if zero != 0 or dtype != 0x08:
+        raise SystemExit(f"{path}: not an unsigned-byte IDX file")
+    dims = struct.unpack(">" + "I" * ndim, data[4:4 + 4 * ndim])
+    return np.frombuffer(data, dtype=np.uint8, offset=4 + 4 * ndim).reshape(dims)
+
+
+def load(directory):
+    def images(prefix):
+        return torch.from_numpy(read_idx(f"{directory}/{prefix}-images-idx3-ubyte.gz").astype(np.float32) / 255.0).unsqueeze(1)
+
+    def labels(prefix):
+        return torch.from_numpy(read_idx(f"{directory}/{prefix}-labels-idx1-ubyte.gz").astype(np.int64))
+
+    x_train, x_test = images("train"), images("t10k")
+    mean, std = x_train.mean().item(), x_train.std().item()
+    return (x_train - mean) / std, labels("train"), (x_test - mean) / std, labels("t10k")
+
+
+def model(name):
+    if name == "mlp":
+        return nn.Sequential(nn.Flatten(), nn.Linear(784, 256), nn.ReLU(), nn.Linear(256, 10))
+    return nn.Sequential(
+        nn.Conv2d(1, 32, 3, padding=1), nn.BatchNorm2d(32), nn.ReLU(), nn.MaxPool2d(2),
+        nn.Conv2d(32, 64, 3, padding=1), nn.BatchNorm2d(64), nn.ReLU(), nn.MaxPool2d(2),
+        nn.Flatten(), nn.Linear(3136, 128), nn.ReLU(), nn.Linear(128, 10))
+
+
+def blas():
+    """The BLAS that serves torch's libblas.so.3 in this process and, for OpenBLAS, its core type."""
+    paths = sorted({line.split()[-1] for line in open("/proc/self/maps") if "blas" in line.lower() and "/" in line})
+    libblas = [p for p in paths if os.path.basename(p).startswith("libblas.so")]
+    name = "unknown"
+    if libblas:
+        try:
+            f = ctypes.CDLL(libblas[0]).openblas_get_corename
+            f.restype = ctypes.c_char_p
+            name = "OpenBLAS " + f().decode()
+        except (OSError, AttributeError):
+            name = "reference BLAS" if "/blas/" in libblas[0] else os.path.basename(os.path.realpath(libblas[0]))
+    return {"name": name, "libraries": paths}
+
+
+def train(net, x, y, batches, epochs, bs, max_lr, gen, timed):
+    opt = torch.optim.SGD(net.parameters(), lr=max_lr / 25, momentum=0.9)
+    sched = torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=max_lr, total_steps=batches * epochs) if timed else None
+    n = x.shape[0]
+    net.train()
+    seconds = []
+    for _ in range(epochs):
+        start = time.perf_counter()
+        order = torch.randperm(n, generator=gen)
+        loss_sum = 0.0
+        for b in range(batches):
+            lo = b * bs % n
+            idx = order[lo:lo + bs]
+            xb, yb = x.index_select(0, idx), y.index_select(0, idx)
+            loss = F.cross_entropy(net(xb), yb)
+            loss_sum += loss.item()
+            opt.zero_grad()
+            loss.backward()
+            opt.step()
+            if sched is not None:
+                sched.step()
+        seconds.append(round(time.perf_counter() - start, 4))
+        if not np.isfinite(loss_sum):
+            raise SystemExit("training diverged")
+    return seconds
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--model", choices=["mlp", "cnn"], default="mlp")
+    ap.add_argument("--data", default=FMNIST)
+    ap.add_argument("--bs", type=int, default=256)
+    ap.add_argument("--threads", type=int, default=2)
+    ap.add_argument("--epochs", type=int, default=1)
+    ap.add_argument("--train-images", type=int, default=None)
+    ap.add_argument("--eval-images", type=int, default=None)
+    ap.add_argument("--warmup-batches", type=int, default=10)
+    ap.add_argument("--max-lr", type=float, default=0.1)
+    ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--label", default="pytorch")
+    a = ap.parse_args()
+
+    torch.set_num_threads(a.threads)
+    torch.manual_seed(a.seed)
+    x_train, y_train, x_test, y_test = load(a.data)
+    if a.train_images:
+        x_train, y_train = x_train[:a.train_images].clone(), y_train[:a.train_images].clone()
+    if a.eval_images:
+        x_test, y_test = x_test[:a.eval_images], y_test[:a.eval_images]
+    n = x_train.shape[0]
+    batches = (n + a.bs - 1) // a.bs
+    net = model(a.model)
+    gen = torch.Generator().manual_seed(a.seed)
+
+    if a.warmup_batches:
+        train(net, x_train, y_train, a.warmup_batches, 1, a.bs, a.max_lr, gen, timed=False)
+    seconds = train(net, x_train, y_train, batches, a.epochs, a.bs, a.max_lr, gen, timed=True)
+
+    start = time.perf_counter()
+    net.eval()
+    correct = 0
+    with torch.no_grad():
+        for lo in range(0, x_test.shape[0], a.bs):
+            correct += (net(x_test[lo:lo + a.bs]).argmax(1) == y_test[lo:lo + a.bs]).sum().item()
+    eval_seconds = time.perf_counter() - start
+
+    print(json.dumps({
+        "contender": a.label, "model": a.model, "epochs": a.epochs, "batches_per_epoch": batches,
+        "images_per_epoch": n, "epoch_train_seconds": seconds,
+        "images_per_second": round(n * a.epochs / sum(seconds), 1),
+        "eval_images": int(x_test.shape[0]), "eval_seconds": round(eval_seconds, 3),
+        "accuracy": round(correct / x_test.shape[0], 5), "threads": torch.get_num_threads(),
+        "torch": torch.__version__, "blas": blas(),
+        "openblas_coretype": os.environ.get("OPENBLAS_CORETYPE"), "omp_wait_policy": os.environ.get("OMP_WAIT_POLICY"),
+    }))
+
+
+if __name__ == "__main__":
+    main()
