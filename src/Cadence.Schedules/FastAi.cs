@@ -118,9 +118,13 @@ public static class FastAi
 
     private static Schedule Build(string policy, string reference, FastAiClock clock, Curve[] lr, Curve? momentum, int groups) => new()
     {
-        Policy = policy, Reference = reference, Lr = lr,
+        Policy = policy,
+        Reference = reference,
+        Lr = lr,
         Momentum = momentum is null ? null : Enumerable.Repeat(momentum, groups).ToArray(),
-        Length = clock.Length, StepsPerEpoch = clock.BatchesPerEpoch, StepLimit = clock.Length - 1,
+        Length = clock.Length,
+        StepsPerEpoch = clock.BatchesPerEpoch,
+        StepLimit = clock.Length - 1,
         StepLimitReason = $"fastai trains {clock.Epochs} epochs of {clock.BatchesPerEpoch} batches and never evaluates pos = 1",
     };
 }

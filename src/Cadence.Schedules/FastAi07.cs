@@ -136,8 +136,12 @@ public static class FastAi07
         }
         return new Schedule
         {
-            Policy = "fit", Reference = reference, Lr = curves, Momentum = momentum,
-            Length = epochs * batchesPerEpoch, StepsPerEpoch = batchesPerEpoch,
+            Policy = "fit",
+            Reference = reference,
+            Lr = curves,
+            Momentum = momentum,
+            Length = epochs * batchesPerEpoch,
+            StepsPerEpoch = batchesPerEpoch,
         };
     }
 
@@ -177,8 +181,12 @@ public static class FastAi07
         }
         return new Schedule
         {
-            Policy = "fit-opt-sched", Reference = "fastai 0.7 fit_opt_sched (TrainingPhase)", Lr = lr, Momentum = mom,
-            Length = total, StepsPerEpoch = batchesPerEpoch,
+            Policy = "fit-opt-sched",
+            Reference = "fastai 0.7 fit_opt_sched (TrainingPhase)",
+            Lr = lr,
+            Momentum = mom,
+            Length = total,
+            StepsPerEpoch = batchesPerEpoch,
         };
     }
 

@@ -95,7 +95,11 @@ public static class Torch
         }
         return new Schedule
         {
-            Policy = "one-cycle", Reference = "PyTorch OneCycleLR", Lr = lr, Momentum = mom, Length = totalSteps,
+            Policy = "one-cycle",
+            Reference = "PyTorch OneCycleLR",
+            Lr = lr,
+            Momentum = mom,
+            Length = totalSteps,
             StepLimit = limit,
             StepLimitReason = limit < totalSteps
                 ? $"OneCycleLR is {totalSteps} steps long and its last phase has length 0 (PyTorch divides by zero at step {totalSteps})"
@@ -113,7 +117,8 @@ public static class Torch
         check.ThrowIfAny();
         return new Schedule
         {
-            Policy = "cosine-warm-restarts", Reference = "PyTorch CosineAnnealingWarmRestarts",
+            Policy = "cosine-warm-restarts",
+            Reference = "PyTorch CosineAnnealingWarmRestarts",
             Lr = [.. lr.Select(l => Curve.Restarts(new CosineFromEnd(l, etaMin), t0, tMult))],
         };
     }
@@ -127,7 +132,9 @@ public static class Torch
         new Check().Lr("lr", lr).AtLeast("T_max", tMax, 1).NonNegative("eta_min", etaMin).ThrowIfAny();
         return new Schedule
         {
-            Policy = "cosine", Reference = "PyTorch CosineAnnealingLR", Length = tMax,
+            Policy = "cosine",
+            Reference = "PyTorch CosineAnnealingLR",
+            Length = tMax,
             Lr = [.. lr.Select(l => Curve.Over(new CosineFromEnd(l, etaMin), tMax))],
         };
     }
@@ -222,7 +229,9 @@ public static class Torch
 
     private static Schedule Multiplied(string policy, string reference, IReadOnlyList<double> lr, Curve factor) => new()
     {
-        Policy = policy, Reference = reference, Lr = [.. lr.Select(l => (Curve)new ScaledCurve(l, factor))],
+        Policy = policy,
+        Reference = reference,
+        Lr = [.. lr.Select(l => (Curve)new ScaledCurve(l, factor))],
     };
 }
 

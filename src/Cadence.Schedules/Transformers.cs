@@ -256,7 +256,9 @@ public static class Transformers
 
     private static Schedule Scaled(string policy, string reference, IReadOnlyList<double> lr, Curve multiplier, long? length) => new()
     {
-        Policy = policy, Reference = reference, Length = length,
+        Policy = policy,
+        Reference = reference,
+        Length = length,
         Lr = [.. lr.Select(l => (Curve)new ScaledCurve(l, multiplier))],
     };
 }

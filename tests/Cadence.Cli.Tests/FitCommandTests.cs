@@ -77,4 +77,79 @@ public sealed class FitCommandTests : IDisposable
         Assert.Equal(30, steps.GetArrayLength());
         Assert.Equal(2, steps[0].GetProperty("lr").GetArrayLength());   // the 13-256-3 MLP has two layer groups
     }
+
+    private string WriteCsv()
+    {
+        var rng = new Random(5);
+        var lines = new List<string> { string.Join(",", Enumerable.Range(0, 13).Select(i => $"f{i}").Append("label")) };
+        string[] names = ["alpha", "beta", "gamma"];
+        for (int r = 0; r < 300; r++)
+        {
+            int c = r % 3;
+            lines.Add(string.Join(",", Enumerable.Range(0, 13).Select(i => (c * (i % 3 == c ? 3.0 : 0.5) + rng.NextDouble()).ToString("F3", System.Globalization.CultureInfo.InvariantCulture)).Append(names[c])));
+        }
+        var csv = Path.Combine(_dir, "three.csv");
+        File.WriteAllLines(csv, lines);
+        return csv;
+    }
+
+    private static double[][] RecordedLr(string outDir)
+    {
+        using var history = JsonDocument.Parse(File.ReadAllText(Path.Combine(outDir, "history.json")));
+        return history.RootElement.GetProperty("steps").EnumerateArray()
+            .Select(s => s.GetProperty("lr").EnumerateArray().Select(v => v.GetDouble()).ToArray()).ToArray();
+    }
+
+    [Fact]
+    public void Schedule_option_trains_any_policy_with_the_values_cadence_schedule_gives()
+    {
+        var csv = WriteCsv();   // 240 training rows at --bs 16: 15 batches per epoch
+        var outDir = Path.Combine(_dir, "one-cycle");
+        var (code, stdout, stderr) = Run("--data", "csv", csv, "--target", "label", "--bs", "16", "--threads", "1",
+            "--epochs", "2", "--schedule", "one-cycle", "--max-lr", "0.05", "--pct-start", "0.25", "--json", "--out", outDir);
+        Assert.True(code == 0, stderr);
+        using var json = JsonDocument.Parse(stdout.Trim());
+        Assert.Equal(30, json.RootElement.GetProperty("iterations").GetInt64());
+        Assert.True(json.RootElement.GetProperty("accuracy").GetDouble() > 0.9, stdout);
+        // The same policy and options through the schedule library, with the length the data implies.
+        var expected = Cadence.Schedules.Torch.OneCycle([0.05], 30, pctStart: 0.25);
+        var lr = RecordedLr(outDir);
+        Assert.Equal(30, lr.Length);
+        var want = new double[1];
+        var mom = new double[1];
+        for (int t = 0; t < 30; t++)
+        {
+            expected.At(t, want, mom);
+            Assert.All(lr[t], v => Assert.Equal(want[0], v, 15));
+        }
+    }
+
+    [Fact]
+    public void Schedule_length_sets_the_epochs_when_epochs_is_not_given()
+    {
+        var csv = WriteCsv();
+        var (code, stdout, stderr) = Run("--data", "csv", csv, "--target", "label", "--bs", "16", "--threads", "1",
+            "--schedule", "fit-sgdr", "--lr-max", "0.05", "--n-cycles", "2", "--cycle-len", "1", "--json");
+        Assert.True(code == 0, stderr);
+        using var json = JsonDocument.Parse(stdout.Trim());
+        Assert.Equal(3, json.RootElement.GetProperty("epochs").GetInt32());   // fit_sgdr's cycle_mult=2: 1 + 2 epochs
+    }
+
+    [Theory]
+    [InlineData("cadence fit: --schedule: give either the fastai fit options (--lr …) or --schedule POLICY with its own options, not both", "--lr", "0.1", "--schedule", "one-cycle")]
+    [InlineData("cadence fit: --max-lr: is not an option of cadence fit or of policy cosine", "--schedule", "cosine", "--max-lr", "0.1")]
+    [InlineData("cadence fit: --iterations: the fit's length comes from --epochs and the data; drop --iterations", "--schedule", "constant", "--lr", "0.1", "--iterations", "5")]
+    [InlineData("cadence fit: --epochs: required with --schedule cosine (or --t-max: is required", "--schedule", "cosine", "--lr", "0.1")]
+    [InlineData("cadence fit: --epochs: required with --schedule constant (the policy has no length of its own)", "--schedule", "constant", "--lr", "0.1")]
+    [InlineData("cadence fit: --epochs: 2 epochs of 15 batches are 30 steps but the one-cycle schedule is 20 steps long; drop the length options or --epochs", "--epochs", "2", "--schedule", "one-cycle", "--max-lr", "0.1", "--total-steps", "20")]
+    [InlineData("cadence fit: --epochs: the one-cycle schedule is 20 steps long, not a whole number of epochs of 15 batches; give --epochs instead", "--schedule", "one-cycle", "--max-lr", "0.1", "--total-steps", "20")]
+    [InlineData("cadence fit: --pct-start: must be in [0, 1], got 2", "--epochs", "1", "--schedule", "one-cycle", "--max-lr", "0.1", "--pct-start", "2")]
+    public void Schedule_option_errors_exit_2_naming_the_option(string message, params string[] args)
+    {
+        var csv = WriteCsv();
+        var (code, stdout, stderr) = Run(["--data", "csv", csv, "--target", "label", "--bs", "16", "--threads", "1", .. args]);
+        Assert.Equal(2, code);
+        Assert.Equal("", stdout);
+        Assert.StartsWith(message, stderr.Split(Environment.NewLine)[0], StringComparison.Ordinal);
+    }
 }

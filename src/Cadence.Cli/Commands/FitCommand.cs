@@ -18,18 +18,11 @@ internal static class FitCommand
     public const int Ok = 0, Failure = 1, Usage = 2, Cancelled = 130;
 
     public const string Help = """
-        usage: cadence fit [options]
-          --data fashion-mnist | idx DIR | csv FILE   training data (default fashion-mnist)
-          --target COLUMN        label column of a CSV file (required with --data csv)
-          --valid-pct P          CSV validation fraction in (0, 1) (default 0.2)
-          --model mlp|cnn|resnet (default mlp for CSV, cnn for images)
-          --bs N                 batch size (default 64)
-          --opt sgd|adamw        optimizer (default sgd, momentum 0.9)
-          --wd X                 weight decay (L2 for sgd, decoupled for adamw; default 0 / 0.01)
-          --seed N               seed of weights, shuffling and split (default 0)
-          --threads N            torch threads (default: number of cores)
+        usage: cadence fit [options] [fastai fit options | --schedule POLICY [policy options]]
+        """ + TrainingOptions.Help + """
           --out DIR              write history.json, metrics.csv and model.dat
           --json                 print one final JSON line (the table goes to stderr)
+          --epochs N             epochs to train (with --schedule: sets the schedule's length)
         fastai 0.7 learn.fit options:
           --lr LR[,LR…]          learning rate, or one per layer group (default 0.01)
           --cycles N             n_cycle (default 1)
@@ -37,23 +30,17 @@ internal static class FitCommand
           --cycle-mult N         cycle_mult (default 1)
           --use-clr DIV,CUT_DIV[,MAX_MOM,MIN_MOM]
           --use-clr-beta DIV,PCT[,MAX_MOM,MIN_MOM]
-          --epochs N             without --cycle-len: the number of epochs at a constant lr; with it, must match
+          (--epochs N: without --cycle-len, the number of epochs at a constant lr; with it, must match)
+        any policy of `cadence schedule` (see `cadence policies`):
+          --schedule POLICY      then exactly the options `cadence schedule POLICY` takes; the data fills
+                                 --batches-per-epoch, --steps-per-epoch and, from --epochs, --epochs and
+                                 --total-steps unless given, e.g.
+                                 cadence fit --epochs 3 --schedule one-cycle --max-lr 0.1
         """;
-
-    private sealed class UsageException(string message) : Exception(message);
 
     private sealed record Options
     {
-        public string Data { get; set; } = "fashion-mnist";
-        public string? DataPath { get; set; }
-        public string? Target { get; set; }
-        public double ValidPct { get; set; } = 0.2;
-        public string? Model { get; set; }
-        public int BatchSize { get; set; } = 64;
-        public string Opt { get; set; } = "sgd";
-        public double? Wd { get; set; }
-        public long Seed { get; set; }
-        public int Threads { get; set; } = Environment.ProcessorCount;
+        public TrainingOptions Training { get; } = new();
         public string? Out { get; set; }
         public bool Json { get; set; }
         public double[] Lr { get; set; } = [0.01];
@@ -64,6 +51,10 @@ internal static class FitCommand
         public UseClrBeta? UseClrBeta { get; set; }
         public int? Epochs { get; set; }
         public bool CyclesGiven { get; set; }
+        /// <summary>The first fastai fit option given (they and --schedule exclude each other).</summary>
+        public string? FitOptionGiven { get; set; }
+        public string? Policy { get; set; }
+        public Dictionary<string, string> PolicyOptions { get; set; } = [];
     }
 
     /// <summary>Runs <c>cadence fit</c>; <paramref name="args"/> are the arguments after <c>fit</c>.</summary>
@@ -94,7 +85,7 @@ internal static class FitCommand
         }
         catch (ScheduleValidationException e)
         {
-            stderr.WriteLine($"cadence fit: {OneLine(e.Message)}");
+            stderr.WriteLine($"cadence fit: {string.Join("; ", e.Errors.Select(x => $"{Cli.Usage.Option(x.Parameter)}: {x.Message}"))}");
             return Usage;
         }
         catch (OperationCanceledException)
@@ -122,67 +113,67 @@ internal static class FitCommand
     private static Options Parse(string[] args)
     {
         var o = new Options();
+        var policyTokens = new List<string>();
         for (int i = 0; i < args.Length; i++)
         {
             string a = args[i];
             string Next()
             {
-                if (i + 1 >= args.Length || (args[i + 1].StartsWith("--", StringComparison.Ordinal) && args[i + 1].Length > 2))
+                if (i + 1 >= args.Length || OptionValues.IsOption(args[i + 1]))
                     throw new UsageException($"{a}: missing value");
                 return args[++i];
             }
+            if (o.Training.TryParse(a, Next)) continue;
             switch (a)
             {
-                case "--data":
-                    o.Data = Next();
-                    if (o.Data is "idx" or "csv") o.DataPath = Next();
-                    else if (o.Data != "fashion-mnist") throw new UsageException($"--data: expected fashion-mnist, idx DIR or csv FILE, got '{o.Data}'");
-                    break;
-                case "--target": o.Target = Next(); break;
-                case "--valid-pct": o.ValidPct = Dbl(a, Next(), 0, 1, exclusive: true); break;
-                case "--model":
-                    o.Model = Next();
-                    if (!ModelZoo.Names.Contains(o.Model)) throw new UsageException($"--model: expected one of {string.Join(", ", ModelZoo.Names)}, got '{o.Model}'");
-                    break;
-                case "--bs": o.BatchSize = Int(a, Next(), 1, 1 << 20); break;
-                case "--opt":
-                    o.Opt = Next();
-                    if (o.Opt is not ("sgd" or "adamw")) throw new UsageException($"--opt: expected sgd or adamw, got '{o.Opt}'");
-                    break;
-                case "--wd": o.Wd = Dbl(a, Next(), 0, 1); break;
-                case "--seed": o.Seed = Int(a, Next(), 0, int.MaxValue); break;
-                case "--threads": o.Threads = Int(a, Next(), 1, 1024); break;
-                case "--out": o.Out = Next(); break;
-                case "--json": o.Json = true; break;
-                case "--lr":
-                    o.Lr = Next().Split(',').Select(s => Dbl(a, s, 0, 100, exclusive: true)).ToArray();
-                    break;
-                case "--cycles": o.Cycles = Int(a, Next(), 1, 10_000); o.CyclesGiven = true; break;
-                case "--cycle-len": o.CycleLen = Int(a, Next(), 1, 10_000); break;
-                case "--cycle-mult": o.CycleMult = Int(a, Next(), 1, 100); break;
-                case "--use-clr":
-                {
-                    var v = List(a, Next(), "DIV,CUT_DIV[,MAX_MOM,MIN_MOM]");
-                    o.UseClr = new UseClr(v[0], v[1], v.Length > 2 ? v[2] : null, v.Length > 2 ? v[3] : null);
-                    break;
-                }
-                case "--use-clr-beta":
-                {
-                    var v = List(a, Next(), "DIV,PCT[,MAX_MOM,MIN_MOM]");
-                    o.UseClrBeta = new UseClrBeta(v[0], v[1], v.Length > 2 ? v[2] : null, v.Length > 2 ? v[3] : null);
-                    break;
-                }
-                case "--epochs": o.Epochs = Int(a, Next(), 1, 100_000); break;
+                case "--out": o.Out = Next(); continue;
+                case "--json": o.Json = true; continue;
+                case "--epochs": o.Epochs = OptionValues.Integer(a, Next(), 1, 100_000); continue;
                 case "--schedule":
-                    // HOOK (--schedule POLICY …): to be wired to the shared policy parser of `cadence schedule`,
-                    // then trained with Learner.Fit(schedule, epochs) where --epochs sets the length.
-                    throw new UsageException("--schedule: not available yet in this build; use the fastai options (--lr, --cycle-len, --use-clr …)");
+                    if (o.Policy is not null) throw new UsageException("--schedule: given twice");
+                    if (o.FitOptionGiven is { } f)
+                        throw new UsageException($"--schedule: give either the fastai fit options ({f} …) or --schedule POLICY with its own options, not both");
+                    o.Policy = Next();
+                    continue;
+            }
+            if (o.Policy is not null)
+            {
+                // After --schedule POLICY every other option is the policy's, exactly as `cadence schedule` reads it.
+                policyTokens.Add(a);
+                if (!a.Contains('=', StringComparison.Ordinal) && i + 1 < args.Length && !IsOptionName(args[i + 1])) policyTokens.Add(args[++i]);
+                continue;
+            }
+            o.FitOptionGiven ??= a;
+            switch (a)
+            {
+                case "--lr":
+                    o.Lr = Next().Split(',').Select(s => OptionValues.Number(a, s, 0, 100, exclusive: true)).ToArray();
+                    break;
+                case "--cycles": o.Cycles = OptionValues.Integer(a, Next(), 1, 10_000); o.CyclesGiven = true; break;
+                case "--cycle-len": o.CycleLen = OptionValues.Integer(a, Next(), 1, 10_000); break;
+                case "--cycle-mult": o.CycleMult = OptionValues.Integer(a, Next(), 1, 100); break;
+                case "--use-clr":
+                    {
+                        var v = List(a, Next(), "DIV,CUT_DIV[,MAX_MOM,MIN_MOM]");
+                        o.UseClr = new UseClr(v[0], v[1], v.Length > 2 ? v[2] : null, v.Length > 2 ? v[3] : null);
+                        break;
+                    }
+                case "--use-clr-beta":
+                    {
+                        var v = List(a, Next(), "DIV,PCT[,MAX_MOM,MIN_MOM]");
+                        o.UseClrBeta = new UseClrBeta(v[0], v[1], v.Length > 2 ? v[2] : null, v.Length > 2 ? v[3] : null);
+                        break;
+                    }
                 default:
                     throw new UsageException($"unknown option '{a}' (see cadence fit --help)");
             }
         }
-        if (o.Data == "csv" && o.Target is null) throw new UsageException("--target: required with --data csv (the label column)");
-        if (o.Data != "csv" && o.Target is not null) throw new UsageException("--target: only applies to --data csv");
+        o.Training.Validate();
+        if (o.Policy is not null)
+        {
+            ParsePolicy(o, policyTokens);
+            return o;
+        }
         if (o.UseClr is not null && o.UseClrBeta is not null) throw new UsageException("--use-clr and --use-clr-beta: give one, not both");
         if ((o.UseClr is not null || o.UseClrBeta is not null) && o.CycleLen is null)
             throw new UsageException($"--cycle-len: required with {(o.UseClr is not null ? "--use-clr" : "--use-clr-beta")} (it sets the length of a cycle)");
@@ -195,69 +186,102 @@ internal static class FitCommand
         return o;
     }
 
+    private static bool IsOptionName(string token) => OptionValues.IsOption(token) && char.IsLetter(token[2]);
+
+    /// <summary>Checks the policy and its option names before any data is loaded; values are checked by the catalog.</summary>
+    private static void ParsePolicy(Options o, List<string> tokens)
+    {
+        PolicySpec spec;
+        try
+        {
+            spec = PolicyCatalog.Find(o.Policy!);
+            o.PolicyOptions = PolicyCatalog.ParseTokens(tokens);
+        }
+        catch (ScheduleValidationException e)
+        {
+            throw new UsageException(string.Join("; ", e.Errors.Select(x => x.Parameter == "policy" ? $"--schedule: {x.Message}" : $"{Cli.Usage.Option(x.Parameter)}: {x.Message}")));
+        }
+        foreach (var key in o.PolicyOptions.Keys)
+            if (!spec.Options.Any(p => p.Name == key) && !PolicyCatalog.Common.Any(p => p.Name == key))
+                throw new UsageException($"--{key}: is not an option of cadence fit or of policy {spec.Name} (its options: {string.Join(", ", spec.Options.Select(p => "--" + p.Name))})");
+        if (o.PolicyOptions.ContainsKey("iterations"))
+            throw new UsageException("--iterations: the fit's length comes from --epochs and the data; drop --iterations");
+    }
+
+    /// <summary>
+    /// Builds the --schedule policy for this data: the data supplies batches (steps) per epoch and, from --epochs,
+    /// the policy's epochs and total steps, unless the user gave them. Without --epochs, a policy with a length of
+    /// its own sets the number of epochs, which must then be whole.
+    /// </summary>
+    private static (Schedule Schedule, int Epochs) PolicySchedule(Options o, long batchesPerEpoch)
+    {
+        string bpe = batchesPerEpoch.ToString(CultureInfo.InvariantCulture);
+        var defaults = new Dictionary<string, string> { ["batches-per-epoch"] = bpe, ["steps-per-epoch"] = bpe };
+        if (o.Epochs is { } e)
+        {
+            defaults["epochs"] = e.ToString(CultureInfo.InvariantCulture);
+            defaults["total-steps"] = (e * batchesPerEpoch).ToString(CultureInfo.InvariantCulture);
+            defaults["t-max"] = defaults["total-steps"];   // CosineAnnealingLR over the whole fit, the usual intent
+        }
+        Schedule schedule;
+        try { schedule = PolicyCatalog.Create(o.Policy!, o.PolicyOptions, defaults); }
+        catch (ScheduleValidationException error) when (o.Epochs is null
+            && error.Errors.FirstOrDefault(x => x.Parameter is "epochs" or "total_steps" or "t_max") is { } missing)
+        {
+            throw new UsageException($"--epochs: required with --schedule {o.Policy} (or {Cli.Usage.Option(missing.Parameter)}: {missing.Message})");
+        }
+        if (o.Epochs is { } epochs)
+        {
+            if (schedule.Length is { } len && len != epochs * batchesPerEpoch)
+                throw new UsageException(string.Create(CultureInfo.InvariantCulture,
+                    $"--epochs: {epochs} epochs of {batchesPerEpoch} batches are {epochs * batchesPerEpoch} steps but the {o.Policy} schedule is {len} steps long; drop the length options or --epochs"));
+            return (schedule, epochs);
+        }
+        if (schedule.Length is not { } length)
+            throw new UsageException($"--epochs: required with --schedule {o.Policy} (the policy has no length of its own)");
+        if (length % batchesPerEpoch != 0)
+            throw new UsageException(string.Create(CultureInfo.InvariantCulture,
+                $"--epochs: the {o.Policy} schedule is {length} steps long, not a whole number of epochs of {batchesPerEpoch} batches; give --epochs instead"));
+        if (length / batchesPerEpoch > 100_000) throw new UsageException("--epochs: the schedule needs more than 100000 epochs");
+        return (schedule, (int)(length / batchesPerEpoch));
+    }
+
     private static double[] List(string name, string value, string form)
     {
         var parts = value.Split(',');
         if (parts.Length is not (2 or 4)) throw new UsageException($"{name}: expected {form}, got '{value}'");
-        return parts.Select(p => Dbl(name, p, 0, 1e6)).ToArray();
-    }
-
-    private static double Dbl(string name, string s, double min, double max, bool exclusive = false)
-    {
-        if (!double.TryParse(s, NumberStyles.Float, CultureInfo.InvariantCulture, out var v) || !double.IsFinite(v))
-            throw new UsageException($"{name}: expected a number, got '{s}'");
-        bool ok = exclusive ? v > min && v < max : v >= min && v <= max;
-        if (!ok) throw new UsageException(string.Create(CultureInfo.InvariantCulture,
-            $"{name}: must be in {(exclusive ? "(" : "[")}{min}, {max}{(exclusive ? ")" : "]")}, got {s}"));
-        return v;
-    }
-
-    private static int Int(string name, string s, int min, int max)
-    {
-        if (!int.TryParse(s, NumberStyles.Integer, CultureInfo.InvariantCulture, out var v))
-            throw new UsageException($"{name}: expected an integer, got '{s}'");
-        if (v < min || v > max) throw new UsageException($"{name}: must be in [{min}, {max}], got {s}");
-        return v;
+        return parts.Select(p => OptionValues.Number(name, p, 0, 1e6)).ToArray();
     }
 
     private static int Train(Options o, TextWriter stdout, TextWriter stderr, CancellationToken ct)
     {
-        TorchRuntime.Configure(seed: o.Seed, threads: o.Threads);
         var table = o.Json ? stderr : stdout;
-        InMemoryDataset train, valid;
-        IReadOnlyList<string>? classNames = null;
-        switch (o.Data)
-        {
-            case "csv":
-                var csv = CsvTabular.Load(o.DataPath!, o.Target!, o.ValidPct, o.Seed);
-                (train, valid, classNames) = (csv.Train, csv.Valid, csv.ClassNames);
-                break;
-            case "idx":
-                (train, valid) = IdxImages.Load(o.DataPath!);
-                break;
-            default:
-                if (!File.Exists(Path.Combine(IdxImages.FashionMnistDirectory, "train-images-idx3-ubyte.gz")))
-                    throw new DataFormatException(IdxImages.FashionMnistDirectory,
-                        "Fashion-MNIST not found (install Debian's dataset-fashion-mnist, e.g. 'make setup' as root, or pass --data idx DIR)");
-                (train, valid) = IdxImages.Load(IdxImages.FashionMnistDirectory);
-                classNames = IdxImages.FashionMnistClasses;
-                break;
-        }
-        using var data = DataLoaders.From(train, valid, o.BatchSize, o.Seed, classNames: classNames);
-        string modelName = o.Model ?? (train.SampleShape.Length == 1 ? "mlp" : "cnn");
-        var spec = ModelZoo.Create(modelName, train.SampleShape, data.Classes);
-        if (o.Lr.Length != 1 && o.Lr.Length != spec.LayerGroups.Count)
-            throw new UsageException($"--lr: give one learning rate or {spec.LayerGroups.Count} (one per layer group of {modelName}), got {o.Lr.Length}");
-        OptimizerFactory opt = o.Opt == "adamw" ? OptimizerFactory.AdamW(weightDecay: o.Wd ?? 0.01) : OptimizerFactory.Sgd(weightDecay: o.Wd ?? 0);
+        var loaded = o.Training.Load();
         var callbacks = new List<Callback> { new NanGuard() };
         if (o.Out is not null)
         {
             Directory.CreateDirectory(o.Out);
             callbacks.Add(new CsvLogger(Path.Combine(o.Out, "metrics.csv")));
         }
-        using var learn = new Learner(spec.Model, data, optimizer: opt, layerGroups: spec.LayerGroups, callbacks: callbacks);
-        var schedule = FastAi07.Fit(o.Lr, data.Train.BatchCount, o.Cycles, o.CycleLen, o.CycleMult, o.UseClr, o.UseClrBeta);
-        int epochs = (int)FastAi07.Epochs(o.Cycles, o.CycleLen, o.CycleMult);
+        using var run = o.Training.Build(loaded, callbacks);
+        var learn = run.Learner;
+        string modelName = run.ModelName;
+        long bpe = run.Data.Train.BatchCount;
+        Schedule schedule;
+        int epochs;
+        if (o.Policy is not null)
+        {
+            (schedule, epochs) = PolicySchedule(o, bpe);
+            if (schedule.Groups != 1 && schedule.Groups != learn.LayerGroups.Count)
+                throw new UsageException($"--schedule: the policy has {schedule.Groups} learning rates but {modelName} has {learn.LayerGroups.Count} layer groups; give one, or one per group");
+        }
+        else
+        {
+            if (o.Lr.Length != 1 && o.Lr.Length != learn.LayerGroups.Count)
+                throw new UsageException($"--lr: give one learning rate or {learn.LayerGroups.Count} (one per layer group of {modelName}), got {o.Lr.Length}");
+            schedule = FastAi07.Fit(o.Lr, bpe, o.Cycles, o.CycleLen, o.CycleMult, o.UseClr, o.UseClrBeta);
+            epochs = (int)FastAi07.Epochs(o.Cycles, o.CycleLen, o.CycleMult);
+        }
         var report = new ProgressReport(table, stderr, learn.Metrics.Select(m => m.Name).ToArray(), liveLine: !Console.IsErrorRedirected);
         learn.Progress = report;
         report.Header();
@@ -271,8 +295,8 @@ internal static class FitCommand
             WriteHistory(Path.Combine(o.Out, "history.json"), learn, schedule, modelName);
             learn.Save(Path.Combine(o.Out, "model.dat"));
         }
-        double trainImages = (double)result.Iterations * o.BatchSize;
-        trainImages = Math.Min(trainImages, (double)result.Epochs * train.Count);
+        double trainImages = (double)result.Iterations * o.Training.BatchSize;
+        trainImages = Math.Min(trainImages, (double)result.Epochs * loaded.Train.Count);
         if (o.Json)
         {
             using var ms = new MemoryStream();

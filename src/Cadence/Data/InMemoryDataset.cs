@@ -39,6 +39,25 @@ public sealed class InMemoryDataset : IDisposable
     /// <summary>Shape of one sample (the features' shape without the first dimension).</summary>
     public long[] SampleShape => Features.shape[1..];
 
+    /// <summary>
+    /// A seeded random fraction of the samples (at least one), in their original order, as a new dataset with the
+    /// same number of classes. The draw uses its own generator, so it does not move torch's random state.
+    /// </summary>
+    /// <exception cref="ArgumentOutOfRangeException"><paramref name="fraction"/> is not in (0, 1].</exception>
+    public InMemoryDataset Subset(double fraction, long seed)
+    {
+        if (!(fraction > 0 && fraction <= 1)) throw new ArgumentOutOfRangeException(nameof(fraction), fraction, "must be in (0, 1]");
+        int n = checked((int)Count);
+        int keep = Math.Max(1, (int)Math.Round(fraction * n));
+        var order = Enumerable.Range(0, n).ToArray();
+        new Random(unchecked((int)seed)).Shuffle(order);
+        var picked = order[..keep];
+        Array.Sort(picked);
+        using var scope = NewDisposeScope();
+        var index = tensor(picked.Select(i => (long)i).ToArray());
+        return new InMemoryDataset(Features.index_select(0, index), Labels.index_select(0, index), Classes);
+    }
+
     /// <inheritdoc />
     public void Dispose()
     {

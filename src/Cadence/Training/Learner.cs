@@ -225,6 +225,29 @@ public sealed class Learner : IDisposable
         Fit([lr], cycles, cycleLen, cycleMult, useClr, useClrBeta, cancellationToken);
 
     /// <summary>
+    /// fastai v2 <c>learn.fit_one_cycle(n_epoch, lr_max, div=25, div_final=1e5, pct_start=0.25, moms=(0.95, 0.85, 0.95))</c>
+    /// (see <see cref="FastAi.FitOneCycle"/>): one lr for every layer group, or one per group.
+    /// </summary>
+    public FitResult FitOneCycle(int epochs, IReadOnlyList<double> lrMax, double div = 25, double divFinal = 1e5, double pctStart = 0.25,
+        IReadOnlyList<double>? moms = null, CancellationToken cancellationToken = default) =>
+        Fit(FastAi.FitOneCycle(lrMax, epochs, Data.Train.BatchCount, div, divFinal, pctStart, moms), epochs, cancellationToken);
+
+    /// <summary>fastai v2 <c>learn.fit_flat_cos(n_epoch, lr, div_final=1e5, pct_start=0.75)</c> (see <see cref="FastAi.FitFlatCos"/>).</summary>
+    public FitResult FitFlatCos(int epochs, IReadOnlyList<double> lr, double divFinal = 1e5, double pctStart = 0.75,
+        CancellationToken cancellationToken = default) =>
+        Fit(FastAi.FitFlatCos(lr, epochs, Data.Train.BatchCount, divFinal, pctStart), epochs, cancellationToken);
+
+    /// <summary>
+    /// fastai v2 <c>learn.fit_sgdr(n_cycles, cycle_len, lr_max, cycle_mult=2)</c> (see <see cref="FastAi.FitSgdr"/>):
+    /// trains <c>cycle_len·(cycle_mult^n_cycles − 1)/(cycle_mult − 1)</c> epochs.
+    /// </summary>
+    public FitResult FitSgdr(int nCycles, int cycleLen, IReadOnlyList<double> lrMax, int cycleMult = 2, CancellationToken cancellationToken = default)
+    {
+        var schedule = FastAi.FitSgdr(lrMax, nCycles, cycleLen, Data.Train.BatchCount, cycleMult);
+        return Fit(schedule, checked((int)(schedule.Length!.Value / Data.Train.BatchCount)), cancellationToken);
+    }
+
+    /// <summary>
     /// Trains <paramref name="epochs"/> epochs with any schedule: step t of the schedule is the t-th optimizer step of
     /// this fit. The schedule has one group, applied to every layer group, or one group per layer group. A schedule
     /// without momentum leaves the optimizer's momentum / β1 alone.

@@ -44,7 +44,12 @@ public sealed record SgdFactory : OptimizerFactory
         ArgumentNullException.ThrowIfNull(layerGroups);
         var groups = layerGroups.Select(g => new SGD.ParamGroup(g, new SGD.Options
         {
-            LearningRate = 1e-3, momentum = Momentum, dampening = 0, weight_decay = WeightDecay, nesterov = Nesterov, maximize = false,
+            LearningRate = 1e-3,
+            momentum = Momentum,
+            dampening = 0,
+            weight_decay = WeightDecay,
+            nesterov = Nesterov,
+            maximize = false,
         })).ToArray();
         return optim.SGD(groups, 1e-3, Momentum, 0, WeightDecay, Nesterov);
     }
@@ -73,13 +78,25 @@ public sealed record AdamFactory : OptimizerFactory
         {
             var groups = layerGroups.Select(g => new AdamW.ParamGroup(g, new AdamW.Options
             {
-                LearningRate = 1e-3, beta1 = Beta1, beta2 = Beta2, eps = Eps, weight_decay = WeightDecay, amsgrad = false, maximize = false,
+                LearningRate = 1e-3,
+                beta1 = Beta1,
+                beta2 = Beta2,
+                eps = Eps,
+                weight_decay = WeightDecay,
+                amsgrad = false,
+                maximize = false,
             })).ToArray();
             return optim.AdamW(groups, 1e-3, Beta1, Beta2, Eps, WeightDecay);
         }
         var adam = layerGroups.Select(g => new Adam.ParamGroup(g, new Adam.Options
         {
-            LearningRate = 1e-3, beta1 = Beta1, beta2 = Beta2, eps = Eps, weight_decay = WeightDecay, amsgrad = false, maximize = false,
+            LearningRate = 1e-3,
+            beta1 = Beta1,
+            beta2 = Beta2,
+            eps = Eps,
+            weight_decay = WeightDecay,
+            amsgrad = false,
+            maximize = false,
         })).ToArray();
         return optim.Adam(adam, 1e-3, Beta1, Beta2, Eps, WeightDecay);
     }

@@ -13,6 +13,26 @@ public class DataLoaderTests
     }
 
     [Fact]
+    public void Subset_is_a_seeded_fraction_in_original_order_keeping_the_classes()
+    {
+        using var ds = Range(100);
+        using var a = ds.Subset(0.2, seed: 3);
+        using var b = ds.Subset(0.2, seed: 3);
+        using var c = ds.Subset(0.2, seed: 4);
+        var picked = a.Features.squeeze(1).data<float>().ToArray();
+        Assert.Equal(20, picked.Length);
+        Assert.Equal(picked.Order().ToArray(), picked);
+        Assert.Equal(picked, b.Features.squeeze(1).data<float>().ToArray());
+        Assert.NotEqual(picked, c.Features.squeeze(1).data<float>().ToArray());
+        Assert.Equal(picked.Select(v => (long)v % 3), a.Labels.data<long>().ToArray());
+        Assert.Equal(3, a.Classes);
+        using var one = ds.Subset(1e-9, seed: 0);
+        Assert.Equal(1, one.Count);
+        Assert.Throws<ArgumentOutOfRangeException>(() => ds.Subset(0, seed: 0));
+        Assert.Throws<ArgumentOutOfRangeException>(() => ds.Subset(1.5, seed: 0));
+    }
+
+    [Fact]
     public void Keeps_or_drops_the_last_partial_batch()
     {
         using var ds = Range(10);

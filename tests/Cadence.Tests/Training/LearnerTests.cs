@@ -101,6 +101,37 @@ public class LearnerTests
     }
 
     [Fact]
+    public void Fastai_v2_fits_apply_fit_one_cycle_flat_cos_and_sgdr_with_their_lengths()
+    {
+        var readBack = new ReadBack();
+        using var learn = Synth.Learner(opt: OptimizerFactory.AdamW(), callbacks: [readBack]);
+        long bpe = learn.Data.Train.BatchCount;
+        double[] lrs = [1e-3, 3e-3, 1e-2];
+
+        var one = learn.FitOneCycle(2, lrs, pctStart: 0.3);
+        var expected = FastAi.FitOneCycle(lrs, 2, bpe, pctStart: 0.3);
+        Assert.Equal(2 * bpe, one.Iterations);
+        Span<double> lr = stackalloc double[3], mom = stackalloc double[3];
+        for (int t = 0; t < readBack.Seen.Count; t++)
+        {
+            expected.At(t, lr, mom);
+            Assert.Equal(lr.ToArray(), readBack.Seen[t].Lr);
+            Assert.Equal(mom.ToArray(), readBack.Seen[t].Mom);   // Adam's β1 follows fit_one_cycle's moms
+        }
+
+        readBack.Seen.Clear();
+        learn.FitFlatCos(1, [0.01]);
+        var flat = FastAi.FitFlatCos([0.01], 1, bpe);
+        for (int t = 0; t < readBack.Seen.Count; t++) Assert.All(readBack.Seen[t].Lr, v => Assert.Equal(flat.At(t).Lr[0], v));
+
+        readBack.Seen.Clear();
+        var sgdr = learn.FitSgdr(2, 1, [0.01]);   // cycle_mult 2: 1 + 2 epochs
+        Assert.Equal(3, sgdr.Epochs);
+        Assert.Equal(3 * bpe, readBack.Seen.Count);
+        Assert.Equal(0.01, readBack.Seen[(int)bpe].Lr[0], 12);   // a restart at the start of the second cycle
+    }
+
+    [Fact]
     public void Mismatched_schedule_is_rejected_with_a_clear_message()
     {
         using var learn = Synth.Learner();
