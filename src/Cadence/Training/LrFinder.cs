@@ -263,6 +263,18 @@ public static class LrFinder
         return learner.Fit([value], cycles, cycleLen, cycleMult, useClr, useClrBeta, cancellationToken);
     }
 
+    /// <summary>
+    /// fastai v2 <c>learn.fit_one_cycle(n_epoch, lr_max)</c> where <paramref name="lrMax"/> may be <see cref="Lr.Auto"/>
+    /// (fastai's advice: the valley suggestion as lr_max): runs the range test first, then the one cycle.
+    /// </summary>
+    public static FitResult FitOneCycle(this Learner learner, int epochs, Lr lrMax, double div = 25, double divFinal = 1e5, double pctStart = 0.25,
+        IReadOnlyList<double>? moms = null, IProgress<string>? messages = null, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(learner);
+        double value = learner.Resolve(lrMax, messages, cancellationToken: cancellationToken);
+        return learner.FitOneCycle(epochs, [value], div, divFinal, pctStart, moms, cancellationToken);
+    }
+
     private static double Step(Learner learner, optim.Optimizer optimizer, long batch)
     {
         using var scope = NewDisposeScope();

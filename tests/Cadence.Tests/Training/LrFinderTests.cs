@@ -321,6 +321,18 @@ public class LrFinderTests
     }
 
     [Fact]
+    public void FitOneCycle_with_lr_auto_peaks_at_the_chosen_lr()
+    {
+        using var learn = Synth.Learner();
+        var messages = new List<string>();
+        learn.FitOneCycle(2, Lr.Auto, messages: new Collect<string>(messages.Add));
+        var message = Assert.Single(messages);
+        double chosen = double.Parse(message["lr auto: ".Length..message.IndexOf(',', StringComparison.Ordinal)], System.Globalization.CultureInfo.InvariantCulture);
+        Assert.Equal(chosen, learn.Recorder.Steps.Max(s => s.Lr[0]), 5e-4 * chosen);   // every group, lr_max = the suggestion
+        Assert.Equal(16, learn.Recorder.Steps.Count);
+    }
+
+    [Fact]
     public void Lr_auto_explains_when_the_curve_is_too_short()
     {
         using var data = Synth.Data();
