@@ -4,7 +4,7 @@ namespace Cadence.Cli;
 
 internal static class Help
 {
-    public const string Commands = "schedule, fit, policies";
+    public const string Commands = "schedule, fit, lr-find, policies";
 
     public static string Main => """
         cadence — learning-rate schedules that make training fast, and what they do.
@@ -16,6 +16,8 @@ internal static class Help
                                     The options of one policy, with the reference's defaults.
           cadence fit [options]     Train a model with a schedule (fastai's fit options, or --schedule POLICY …);
                                     see 'cadence fit --help'.
+          cadence lr-find [options] LR range test (fastai's lr_find): the loss-vs-lr curve and suggested lrs;
+                                    see 'cadence lr-find --help'. 'cadence fit --lr auto' runs it first.
           cadence policies          Every policy and what it reproduces.
 
         Example (the fastai call learn.fit(0.01, 1, cycle_len=3, use_clr=(32,5)) with 100 batches an epoch):

@@ -29,6 +29,7 @@ public static class Program
             "schedule" => ScheduleCommand.Run(rest, stdout, stderr),
             "policies" => PoliciesCommand.Run(rest, stdout, stderr),
             "fit" => FitCommand.Run(rest, stdout, stderr, ct),
+            "lr-find" => LrFindCommand.Run(rest, stdout, stderr, ct),
             _ => Usage.Fail(stderr, $"unknown command '{args[0]}'; commands: {Help.Commands}"),
         };
     }

@@ -43,6 +43,54 @@ internal static class TerminalChart
         return sb.ToString();
     }
 
+    /// <summary>
+    /// y against x (log10 x with <paramref name="logX"/>), consecutive points joined, and a row under the axis with a
+    /// letter at the x of each mark (the suggestions of <c>cadence lr-find</c>).
+    /// </summary>
+    public static string RenderXY(IReadOnlyList<double> xs, IReadOnlyList<double> ys, bool logX, IReadOnlyList<(double X, char Mark)> marks,
+        string label, bool unicode, int width = 60, int height = 12)
+    {
+        double Scale(double x) => logX ? Math.Log10(x) : x;
+        double xMin = Scale(xs.Min()), xMax = Scale(xs.Max()), yMin = ys.Min(), yMax = ys.Max();
+        if (xMax == xMin) xMax = xMin + 1;
+        if (yMax == yMin) yMax = yMin + (yMin == 0 ? 1 : Math.Abs(yMin) * 1e-9);
+        int xDots = unicode ? width * 2 : width, yDots = unicode ? height * 4 : height;
+        int Col(double x) => Math.Clamp((int)Math.Round((Scale(x) - xMin) / (xMax - xMin) * (xDots - 1)), 0, xDots - 1);
+        var on = new bool[xDots, yDots];
+        for (int i = 0; i < xs.Count; i++)
+        {
+            int c0 = Col(xs[i]), r0 = Row(ys[i], yMin, yMax, yDots);
+            on[c0, r0] = true;
+            if (i + 1 == xs.Count) continue;
+            // Join to the next point: fill every column between them, and the rows between their heights.
+            int c1 = Col(xs[i + 1]), r1 = Row(ys[i + 1], yMin, yMax, yDots);
+            int steps = Math.Max(Math.Abs(c1 - c0), Math.Abs(r1 - r0));
+            for (int k = 1; k < steps; k++) on[c0 + (c1 - c0) * k / steps, r0 + (r1 - r0) * k / steps] = true;
+        }
+        var sb = new StringBuilder();
+        string top = Fmt(yMax), bottom = Fmt(yMin);
+        int pad = Math.Max(top.Length, bottom.Length);
+        for (int row = 0; row < height; row++)
+        {
+            string axis = row == 0 ? top : row == height - 1 ? bottom : "";
+            sb.Append(axis.PadLeft(pad)).Append(unicode ? " ┤" : " |");
+            for (int col = 0; col < width; col++) sb.Append(unicode ? Braille(on, col, row) : (on[col, row] ? '*' : ' '));
+            sb.Append('\n');
+        }
+        sb.Append(new string(' ', pad)).Append(unicode ? " └" : " +").Append(new string(unicode ? '─' : '-', width)).Append('\n');
+        var markRow = new char[width];
+        Array.Fill(markRow, ' ');
+        foreach (var (x, mark) in marks)
+        {
+            int col = Col(Math.Clamp(x, xs.Min(), xs.Max())) / (unicode ? 2 : 1);
+            markRow[col] = markRow[col] == ' ' ? mark : '+';
+        }
+        if (marks.Count > 0) sb.Append(new string(' ', pad + 2)).Append(new string(markRow).TrimEnd()).Append('\n');
+        string left = Fmt(xs.Min()), right = Fmt(xs.Max());
+        sb.Append(new string(' ', pad + 2)).Append(left).Append($"  {label}".PadRight(Math.Max(0, width - left.Length - right.Length))).Append(right).Append('\n');
+        return sb.ToString();
+    }
+
     private static int Row(double v, double min, double max, int yDots) =>
         Math.Clamp((int)Math.Round((max - v) / (max - min) * (yDots - 1)), 0, yDots - 1);
 

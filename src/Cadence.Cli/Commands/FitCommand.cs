@@ -26,7 +26,8 @@ internal static class FitCommand
           --tensorboard DIR      write TensorBoard event files (loss, lr and momentum per group, metrics)
           --epochs N             epochs to train (with --schedule: sets the schedule's length)
         fastai 0.7 learn.fit options:
-          --lr LR[,LR…]          learning rate, or one per layer group (default 0.01)
+          --lr LR[,LR…]|auto     learning rate, or one per layer group (default 0.01); auto: run an LR range test
+                                 first and take its valley suggestion (also for a policy's --lr, --max-lr, --lr-max)
           --cycles N             n_cycle (default 1)
           --cycle-len N          cycle_len in epochs (cosine annealing, or the CLR cycle)
           --cycle-mult N         cycle_mult (default 1)
@@ -47,6 +48,7 @@ internal static class FitCommand
         public bool Json { get; set; }
         public string? TensorBoard { get; set; }
         public double[] Lr { get; set; } = [0.01];
+        public bool LrAuto { get; set; }
         public int Cycles { get; set; } = 1;
         public int? CycleLen { get; set; }
         public int CycleMult { get; set; } = 1;
@@ -151,7 +153,9 @@ internal static class FitCommand
             switch (a)
             {
                 case "--lr":
-                    o.Lr = Next().Split(',').Select(s => OptionValues.Number(a, s, 0, 100, exclusive: true)).ToArray();
+                    string lr = Next();
+                    o.LrAuto = lr == "auto";
+                    if (!o.LrAuto) o.Lr = lr.Split(',').Select(s => OptionValues.Number(a, s, 0, 100, exclusive: true)).ToArray();
                     break;
                 case "--cycles": o.Cycles = OptionValues.Integer(a, Next(), 1, 10_000); o.CyclesGiven = true; break;
                 case "--cycle-len": o.CycleLen = OptionValues.Integer(a, Next(), 1, 10_000); break;
@@ -274,6 +278,7 @@ internal static class FitCommand
         long bpe = run.Data.Train.BatchCount;
         Schedule schedule;
         int epochs;
+        if (o.LrAuto || o.PolicyOptions.ContainsValue("auto")) LrAuto.Resolve(o.PolicyOptions, lr => o.Lr = [lr], learn, stderr, ct);
         if (o.Policy is not null)
         {
             (schedule, epochs) = PolicySchedule(o, bpe);

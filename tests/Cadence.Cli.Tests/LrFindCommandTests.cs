@@ -1,0 +1,128 @@
+using System.Globalization;
+using System.Text.Json;
+using Xunit;
+
+namespace Cadence.Cli.Tests;
+
+public sealed class LrFindCommandTests : IDisposable
+{
+    private readonly string _dir = Directory.CreateTempSubdirectory("cadence-lrfind-").FullName;
+
+    public void Dispose() => Directory.Delete(_dir, recursive: true);
+
+    private static (int Code, string Out, string Err) Run(params string[] args)
+    {
+        var stdout = new StringWriter();
+        var stderr = new StringWriter();
+        int code = Program.Run(args, stdout, stderr, CancellationToken.None);
+        return (code, stdout.ToString(), stderr.ToString());
+    }
+
+    /// <summary>Three separable classes in 13 columns, 300 rows (240 to train: 15 batches of 16).</summary>
+    private string Csv()
+    {
+        var rng = new Random(5);
+        var lines = new List<string> { string.Join(",", Enumerable.Range(0, 13).Select(i => $"f{i}").Append("label")) };
+        string[] names = ["alpha", "beta", "gamma"];
+        for (int r = 0; r < 300; r++)
+        {
+            int c = r % 3;
+            lines.Add(string.Join(",", Enumerable.Range(0, 13).Select(i => (c * (i % 3 == c ? 3.0 : 0.5) + rng.NextDouble()).ToString("F3", CultureInfo.InvariantCulture)).Append(names[c])));
+        }
+        var csv = Path.Combine(_dir, "wine.csv");
+        File.WriteAllLines(csv, lines);
+        return csv;
+    }
+
+    [Theory]
+    [InlineData("cadence lr-find: unknown option '--bogus' (see cadence lr-find --help)", "--bogus")]
+    [InlineData("cadence lr-find: --num-it: must be in [1, 1000000], got 0", "--num-it", "0")]
+    [InlineData("cadence lr-find: --start-lr: expected a number, got 'low'", "--start-lr", "low")]
+    [InlineData("cadence lr-find: --end-lr: must be a finite number above --start-lr (1E-07), got 1E-08", "--end-lr", "1e-8")]
+    [InlineData("cadence lr-find: --end-lr: must be a finite number above --start-lr (1E-05), got 1E-06", "--mode", "fastai07", "--end-lr", "1e-6")]
+    [InlineData("cadence lr-find: --suggest: expected minimum, steep, valley, slide or all, got 'best'", "--suggest", "valley,best")]
+    [InlineData("cadence lr-find: --mode: expected fastai2 or fastai07, got 'v1'", "--mode", "v1")]
+    [InlineData("cadence lr-find: --target: required with --data csv (the label column)", "--data", "csv", "x.csv")]
+    [InlineData("cadence lr-find: --bs: missing value", "--bs")]
+    public void Usage_errors_exit_2_with_one_line(string message, params string[] args)
+    {
+        var (code, stdout, stderr) = Run(["lr-find", .. args]);
+        Assert.Equal(2, code);
+        Assert.Equal("", stdout);
+        Assert.Equal(message + Environment.NewLine, stderr);
+    }
+
+    [Fact]
+    public void Group_lrs_must_match_the_models_layer_groups()
+    {
+        var (code, _, stderr) = Run("lr-find", "--data", "csv", Csv(), "--target", "label", "--threads", "1", "--group-lrs", "1,2,3");
+        Assert.Equal(2, code);
+        Assert.Equal("cadence lr-find: --group-lrs: give one lr per layer group (2), got 3 (mlp)" + Environment.NewLine, stderr);
+    }
+
+    [Fact]
+    public void Json_has_the_curve_the_requested_suggestions_and_the_stop()
+    {
+        var (code, stdout, stderr) = Run("lr-find", "--data", "csv", Csv(), "--target", "label", "--bs", "16", "--threads", "1",
+            "--num-it", "40", "--suggest", "minimum,valley,slide", "--json");
+        Assert.True(code == 0, stderr);
+        using var json = JsonDocument.Parse(stdout.Trim());
+        var root = json.RootElement;
+        int n = root.GetProperty("lrs").GetArrayLength();
+        Assert.Equal(40, n);   // 15 batches an epoch: 3 epochs, cut at 40
+        Assert.Equal(n, root.GetProperty("losses").GetArrayLength());
+        Assert.Equal(n, root.GetProperty("smoothed").GetArrayLength());
+        Assert.Equal(1e-7, root.GetProperty("lrs")[0].GetDouble());
+        Assert.Equal(JsonValueKind.False, root.GetProperty("stopped_early").ValueKind);
+        var suggestions = root.GetProperty("suggestions");
+        Assert.Equal(["minimum", "valley", "slide"], suggestions.EnumerateObject().Select(p => p.Name));
+        double valley = suggestions.GetProperty("valley").GetDouble();
+        Assert.Contains(valley, root.GetProperty("lrs").EnumerateArray().Select(e => e.GetDouble()));
+        Assert.Equal(JsonValueKind.Number, suggestions.GetProperty("slide").ValueKind);   // 40//10 … −5: 31 points, more than 15
+    }
+
+    [Fact]
+    public void Text_output_draws_the_curve_and_one_line_per_suggestion()
+    {
+        var (code, stdout, stderr) = Run("lr-find", "--data", "csv", Csv(), "--target", "label", "--bs", "16", "--threads", "1", "--suggest", "all");
+        Assert.True(code == 0, stderr);
+        var lines = stdout.Split('\n');
+        Assert.StartsWith("LR range test (fastai v2): 100 points, lr 1E-07 to 8.318", lines[0], StringComparison.Ordinal);
+        Assert.Contains("smoothed loss by lr (log)", stdout, StringComparison.Ordinal);
+        Assert.Contains(lines, l => l.Contains('V', StringComparison.Ordinal) && l.Trim().All(c => c is 'M' or 'S' or 'V' or 'L' or '+' or ' '));
+        foreach (var m in new[] { "M minimum", "S steep", "V valley", "L slide" })
+            Assert.Contains(lines, l => l.StartsWith("  " + m, StringComparison.Ordinal));
+    }
+
+    [Fact]
+    public void Fastai07_mode_says_when_an_epoch_is_too_short_for_suggestions()
+    {
+        var (code, stdout, stderr) = Run("lr-find", "--data", "csv", Csv(), "--target", "label", "--bs", "16", "--threads", "1", "--mode", "fastai07");
+        Assert.True(code == 0, stderr);
+        Assert.Contains("swept one epoch (15 batches)", stdout, StringComparison.Ordinal);
+        Assert.Contains("valley   -           too few points: the suggestions read 0 (from point 10; the last 6", stdout, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void Fit_with_lr_auto_says_which_lr_it_chose_and_trains_with_it()
+    {
+        var csv = Csv();
+        var (code, stdout, stderr) = Run("fit", "--data", "csv", csv, "--target", "label", "--bs", "16", "--threads", "1",
+            "--lr", "auto", "--cycle-len", "1", "--use-clr", "10,4", "--json");
+        Assert.True(code == 0, stderr);
+        var said = Assert.Single(stderr.Split('\n'), l => l.StartsWith("cadence fit: lr auto: ", StringComparison.Ordinal));
+        Assert.Contains("the valley suggestion of an LR range test over 100 batches", said, StringComparison.Ordinal);
+        using var json = JsonDocument.Parse(stdout.Trim());
+        Assert.Equal(15, json.RootElement.GetProperty("iterations").GetInt64());
+
+        (code, _, stderr) = Run("fit", "--data", "csv", csv, "--target", "label", "--bs", "16", "--threads", "1",
+            "--epochs", "1", "--schedule", "fit-one-cycle", "--lr-max", "auto");
+        Assert.True(code == 0, stderr);
+        Assert.Contains("cadence fit: lr auto: ", stderr, StringComparison.Ordinal);
+
+        (code, _, stderr) = Run("fit", "--data", "csv", csv, "--target", "label", "--threads", "1",
+            "--epochs", "1", "--schedule", "cyclic", "--base-lr", "auto", "--max-lr", "0.1", "--step-size-up", "5");
+        Assert.Equal(2, code);
+        Assert.Equal("cadence fit: --base-lr: auto is only for --lr, --max-lr and --lr-max" + Environment.NewLine, stderr);
+    }
+}
