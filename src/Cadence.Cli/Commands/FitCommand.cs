@@ -13,7 +13,7 @@ namespace Cadence.Cli.Commands;
 /// <c>cadence fit</c>: trains a built-in model on Fashion-MNIST, IDX or CSV data with fastai 0.7's <c>fit</c> options.
 /// Exit codes: 0 done, 1 failure (bad data, training error), 2 usage error, 130 cancelled.
 /// </summary>
-internal static class FitCommand
+internal static partial class FitCommand
 {
     public const int Ok = 0, Failure = 1, Usage = 2, Cancelled = 130;
 
@@ -30,6 +30,8 @@ internal static class FitCommand
           --threads N            torch threads (default: number of cores)
           --out DIR              write history.json, metrics.csv and model.dat
           --json                 print one final JSON line (the table goes to stderr)
+          --report FILE.html     write a self-contained HTML report (configuration, schedule, epochs, charts)
+          --plots DIR            write lr.png, loss.png and metrics.png into DIR
         fastai 0.7 learn.fit options:
           --lr LR[,LR…]          learning rate, or one per layer group (default 0.01)
           --cycles N             n_cycle (default 1)
@@ -56,6 +58,8 @@ internal static class FitCommand
         public int Threads { get; set; } = Environment.ProcessorCount;
         public string? Out { get; set; }
         public bool Json { get; set; }
+        public string? Report { get; set; }
+        public string? Plots { get; set; }
         public double[] Lr { get; set; } = [0.01];
         public int Cycles { get; set; } = 1;
         public int? CycleLen { get; set; }
@@ -154,6 +158,8 @@ internal static class FitCommand
                 case "--threads": o.Threads = Int(a, Next(), 1, 1024); break;
                 case "--out": o.Out = Next(); break;
                 case "--json": o.Json = true; break;
+                case "--report": o.Report = OutputFile(a, Next()); break;
+                case "--plots": o.Plots = Next(); break;
                 case "--lr":
                     o.Lr = Next().Split(',').Select(s => Dbl(a, s, 0, 100, exclusive: true)).ToArray();
                     break;
@@ -271,6 +277,7 @@ internal static class FitCommand
             WriteHistory(Path.Combine(o.Out, "history.json"), learn, schedule, modelName);
             learn.Save(Path.Combine(o.Out, "model.dat"));
         }
+        WriteCharts(o, learn, schedule, modelName, o.Json ? null : stdout);
         double trainImages = (double)result.Iterations * o.BatchSize;
         trainImages = Math.Min(trainImages, (double)result.Epochs * train.Count);
         if (o.Json)
