@@ -74,3 +74,26 @@ if $bench; then
     fi
   fi
 fi
+
+# --- Chromium (headless check of the HTML report in tests/Cadence.Plots.Tests; skipped there when missing) --
+if ! command -v chromium >/dev/null 2>&1 && ! command -v chromium-browser >/dev/null 2>&1; then
+  if is_root && command -v apt-get >/dev/null 2>&1; then
+    echo "setup: installing Debian package chromium (tests load the HTML report in headless Chromium)"
+    if ! { apt-get -qq update && DEBIAN_FRONTEND=noninteractive apt-get -y -qq -o Dpkg::Use-Pty=0 install chromium >/dev/null; }; then
+      echo "setup: could not install chromium; the headless report test will be skipped" >&2
+    fi
+  else
+    echo "setup: chromium not found and not root (or no apt-get): the headless report test will be skipped (install Debian's chromium to run it)" >&2
+  fi
+fi
+
+# --- A sans-serif font for chart text (Cadence.Plots); Skia draws no text without an installed font -------------
+if [ "$(uname -s)" = Linux ] && [ ! -e /usr/share/fonts/truetype/dejavu/DejaVuSans.ttf ] && ! ls /usr/share/fonts/truetype/liberation*/LiberationSans-Regular.ttf >/dev/null 2>&1; then
+  if is_root && command -v apt-get >/dev/null 2>&1; then
+    echo "setup: installing Debian package fonts-dejavu-core (text in charts)"
+    { apt-get -qq update && DEBIAN_FRONTEND=noninteractive apt-get -y -qq -o Dpkg::Use-Pty=0 install fonts-dejavu-core >/dev/null; } \
+      || echo "setup: could not install fonts-dejavu-core; charts will have no readable text" >&2
+  else
+    echo "setup: no DejaVu or Liberation font found: chart text needs a TrueType font (Debian: fonts-dejavu-core)" >&2
+  fi
+fi

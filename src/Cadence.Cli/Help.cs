@@ -10,7 +10,7 @@ internal static class Help
         cadence — learning-rate schedules that make training fast, and what they do.
 
         Usage:
-          cadence schedule POLICY [options] [--format table|json|csv] [--explain]
+          cadence schedule POLICY [options] [--format table|json|csv] [--explain] [--plot FILE.png|FILE.svg]
                                     Preview a schedule without training: numbers, a chart, plain words.
           cadence schedule POLICY --help
                                     The options of one policy, with the reference's defaults.
@@ -37,6 +37,7 @@ internal static class Help
         foreach (var o in spec.Options.Concat(PolicyCatalog.Common)) Line(w, o);
         w.WriteLine("  --format table|json|csv    Output (default table)");
         w.WriteLine("  --explain                  Print a plain-English explanation of the schedule");
+        w.WriteLine("  --plot FILE.png|FILE.svg   Also save the chart (lr, and momentum when it varies) as an image");
         return w.ToString();
     }
 

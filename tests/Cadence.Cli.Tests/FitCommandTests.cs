@@ -173,4 +173,37 @@ public sealed class FitCommandTests : IDisposable
         Assert.Contains("epoch       train_loss  valid_loss  accuracy    time", console.Output);
         Assert.Contains("1           0.500000    0.250000    0.875000    01:01", console.Output);
     }
+
+    [Fact]
+    public void Report_and_plots_are_written_after_training()
+    {
+        var rng = new Random(3);
+        var lines = new List<string> { "a,b,c,label" };
+        for (int r = 0; r < 60; r++)
+        {
+            int c = r % 2;
+            lines.Add(string.Join(",", Enumerable.Range(0, 3).Select(_ => (c * 2 + rng.NextDouble()).ToString("F3", System.Globalization.CultureInfo.InvariantCulture)).Append(c == 0 ? "no" : "yes")));
+        }
+        var csv = Path.Combine(_dir, "tiny.csv");
+        File.WriteAllLines(csv, lines);
+        var report = Path.Combine(_dir, "report.html");
+        var plots = Path.Combine(_dir, "plots");
+        var (code, stdout, stderr) = Run("--data", "csv", csv, "--target", "label", "--bs", "16", "--threads", "1", "--lr", "0.05",
+            "--cycle-len", "2", "--use-clr", "10,4,0.95,0.85", "--report", report, "--plots", plots);
+        Assert.True(code == 0, stderr);
+        Assert.Contains("lr by iteration", stdout);   // the terminal chart of the lr used
+        Assert.Equal(["loss.png", "lr.png", "metrics.png"], Directory.GetFiles(plots).Select(f => Path.GetFileName(f)!).Order().ToArray());
+        string html = File.ReadAllText(report);
+        Assert.Equal(3, System.Text.RegularExpressions.Regex.Matches(html, "<img src=\"data:image/png;base64,").Count);
+        Assert.Contains("<th scope=\"row\">use-clr</th><td>10,4,0.95,0.85</td>", html);
+        Assert.Contains("fastai 0.7 CircularLR (use_clr)", html);
+    }
+
+    [Fact]
+    public void Report_in_a_missing_folder_is_refused_before_training()
+    {
+        var (code, _, stderr) = Run("--report", Path.Combine(_dir, "nope", "r.html"));
+        Assert.Equal(2, code);
+        Assert.StartsWith("cadence fit: --report: the folder ", stderr);
+    }
 }

@@ -143,3 +143,60 @@ public class ScheduleCommandTests
         return dir!.FullName;
     }
 }
+
+public sealed class SchedulePlotTests : IDisposable
+{
+    private readonly string _dir = Directory.CreateTempSubdirectory("cadence-plot-").FullName;
+
+    public void Dispose() => Directory.Delete(_dir, recursive: true);
+
+    private static (int Code, string Out, string Err) Run(params string[] args)
+    {
+        var (o, e) = (new StringWriter(), new StringWriter());
+        int code = Program.Run(args, o, e, CancellationToken.None);
+        return (code, o.ToString(), e.ToString());
+    }
+
+    [Theory]
+    [InlineData("s.png")]
+    [InlineData("s.svg")]
+    public void Plot_writes_the_chart_and_keeps_the_table(string name)
+    {
+        var path = Path.Combine(_dir, name);
+        var (code, output, err) = Run("schedule", "one-cycle", "--max-lr", "0.1", "--total-steps", "100", "--plot", path);
+        Assert.True(code == 0, err);
+        Assert.Contains("lr by iteration", output);
+        Assert.EndsWith($"Chart written to {path}.{Environment.NewLine}", output);
+        var bytes = File.ReadAllBytes(path);
+        if (name.EndsWith(".png", StringComparison.Ordinal))
+        {
+            Assert.Equal([0x89, (byte)'P', (byte)'N', (byte)'G'], bytes[..4]);
+            // PNG IHDR: width and height, big-endian, at bytes 16–23.
+            Assert.Equal(800, System.Buffers.Binary.BinaryPrimitives.ReadInt32BigEndian(bytes.AsSpan(16)));
+            Assert.Equal(500, System.Buffers.Binary.BinaryPrimitives.ReadInt32BigEndian(bytes.AsSpan(20)));
+        }
+        else Assert.Equal("svg", System.Xml.Linq.XDocument.Parse(System.Text.Encoding.UTF8.GetString(bytes)).Root!.Name.LocalName);
+    }
+
+    [Fact]
+    public void Plot_keeps_json_output_clean()
+    {
+        var path = Path.Combine(_dir, "s.svg");
+        var (code, output, _) = Run("schedule", "cosine", "--lr", "0.1", "--t-max", "20", "--format", "json", "--plot", path);
+        Assert.Equal(0, code);
+        Assert.Equal(20, JsonDocument.Parse(output).RootElement.GetProperty("iterations").GetInt32());
+        Assert.True(File.Exists(path));
+    }
+
+    [Theory]
+    [InlineData("s.jpg", "cadence: --plot: the file name must end in .png or .svg, got '.jpg' in ")]
+    [InlineData("missing/s.png", "cadence: --plot: the folder ")]
+    public void Bad_plot_paths_are_usage_errors(string name, string message)
+    {
+        var (code, output, err) = Run("schedule", "one-cycle", "--max-lr", "0.1", "--total-steps", "10", "--plot", Path.Combine(_dir, name));
+        Assert.Equal(2, code);
+        Assert.Equal("", output);
+        Assert.StartsWith(message, err);
+        Assert.Empty(Directory.GetFileSystemEntries(_dir));
+    }
+}

@@ -14,7 +14,7 @@ namespace Cadence.Cli.Commands;
 /// <c>cadence fit</c>: trains a built-in model on Fashion-MNIST, IDX or CSV data with fastai 0.7's <c>fit</c> options.
 /// Exit codes: 0 done, 1 failure (bad data, training error), 2 usage error, 130 cancelled.
 /// </summary>
-internal static class FitCommand
+internal static partial class FitCommand
 {
     public const int Ok = 0, Failure = 1, Usage = 2, Cancelled = 130;
 
@@ -24,6 +24,8 @@ internal static class FitCommand
           --out DIR              write history.json, metrics.csv and model.dat
           --json                 print one final JSON line (the table goes to stderr)
           --tensorboard DIR      write TensorBoard event files (loss, lr and momentum per group, metrics)
+          --report FILE.html     write a self-contained HTML report (configuration, schedule, epochs, charts)
+          --plots DIR            write lr.png, loss.png and metrics.png into DIR
           --epochs N             epochs to train (with --schedule: sets the schedule's length)
         fastai 0.7 learn.fit options:
           --lr LR[,LR…]|auto     learning rate, or one per layer group (default 0.01); auto: run an LR range test
@@ -47,6 +49,8 @@ internal static class FitCommand
         public string? Out { get; set; }
         public bool Json { get; set; }
         public string? TensorBoard { get; set; }
+        public string? Report { get; set; }
+        public string? Plots { get; set; }
         public double[] Lr { get; set; } = [0.01];
         public bool LrAuto { get; set; }
         public int Cycles { get; set; } = 1;
@@ -134,6 +138,8 @@ internal static class FitCommand
                 case "--out": o.Out = Next(); continue;
                 case "--json": o.Json = true; continue;
                 case "--tensorboard": o.TensorBoard = Next(); continue;
+                case "--report": o.Report = OutputFile(a, Next()); continue;
+                case "--plots": o.Plots = Next(); continue;
                 case "--epochs": o.Epochs = OptionValues.Integer(a, Next(), 1, 100_000); continue;
                 case "--schedule":
                     if (o.Policy is not null) throw new UsageException("--schedule: given twice");
@@ -311,6 +317,7 @@ internal static class FitCommand
             WriteHistory(Path.Combine(o.Out, "history.json"), learn, schedule, modelName);
             learn.Save(Path.Combine(o.Out, "model.dat"));
         }
+        WriteCharts(o, learn, schedule, modelName, o.Json ? null : stdout);
         double trainImages = (double)result.Iterations * o.Training.BatchSize;
         trainImages = Math.Min(trainImages, (double)result.Epochs * loaded.Train.Count);
         if (o.Json)

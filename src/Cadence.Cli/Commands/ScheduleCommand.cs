@@ -25,6 +25,8 @@ internal static class ScheduleCommand
             var format = options.Remove("format", out var f) ? f : "table";
             if (format is not ("table" or "json" or "csv"))
                 return Usage.Fail(stderr, $"--format must be one of table, json, csv; got '{format}'");
+            string? plot = options.Remove("plot", out var plotPath) ? plotPath : null;
+            if (plot is not null && !SchedulePlot.ValidPath(plot, out var plotError)) return Usage.Fail(stderr, $"--plot: {plotError}");
             var schedule = PolicyCatalog.Create(spec.Name, options);
             long? iterations = options.TryGetValue("iterations", out var it)
                 ? long.Parse(it, CultureInfo.InvariantCulture) : schedule.Length;
@@ -39,7 +41,7 @@ internal static class ScheduleCommand
                 default: WriteTable(stdout, schedule, n, lr, mom); break;
             }
             if (explain) { stdout.WriteLine(); stdout.WriteLine(schedule.Describe(n)); }
-            return ExitCodes.Ok;
+            return plot is null ? ExitCodes.Ok : SchedulePlot.Write(schedule, n, plot, format == "table" ? stdout : null, stderr);
         }
         catch (ScheduleValidationException e)
         {

@@ -1,0 +1,50 @@
+namespace Cadence.Plots;
+
+/// <summary>Size and content choices shared by every chart.</summary>
+public sealed record ChartOptions
+{
+    /// <summary>Smallest accepted <see cref="Width"/> or <see cref="Height"/>, in pixels.</summary>
+    public const int MinSize = 100;
+
+    /// <summary>Largest accepted <see cref="Width"/> or <see cref="Height"/>, in pixels.</summary>
+    public const int MaxSize = 10_000;
+
+    /// <summary>Image width in pixels (PNG) or user units (SVG); default 800.</summary>
+    public int Width { get; init; } = 800;
+
+    /// <summary>Image height in pixels (PNG) or user units (SVG), all panels together; default 500.</summary>
+    public int Height { get; init; } = 500;
+
+    /// <summary>Title at the top; <see langword="null"/> for the chart's own.</summary>
+    public string? Title { get; init; }
+
+    /// <summary>
+    /// Plot only the last parameter group (fastai's <c>plot_lr</c>, the head of the network) instead of every group.
+    /// </summary>
+    public bool LastGroupOnly { get; init; }
+
+    /// <summary>Throws <see cref="ArgumentOutOfRangeException"/> naming <see cref="Width"/> or <see cref="Height"/> when out of range.</summary>
+    internal void Validate()
+    {
+        if (Width is < MinSize or > MaxSize)
+            throw new ArgumentOutOfRangeException(nameof(Width), Width, $"{nameof(Width)} must be in [{MinSize}, {MaxSize}] pixels, got {Width}");
+        if (Height is < MinSize or > MaxSize)
+            throw new ArgumentOutOfRangeException(nameof(Height), Height, $"{nameof(Height)} must be in [{MinSize}, {MaxSize}] pixels, got {Height}");
+    }
+}
+
+/// <summary>One named line of a comparison chart: a run or a schedule.</summary>
+/// <param name="Name">Legend text.</param>
+/// <param name="X">X values (iterations, epochs …), as many as <paramref name="Y"/>.</param>
+/// <param name="Y">Y values; non-finite values are left out of the line.</param>
+public sealed record Series(string Name, IReadOnlyList<double> X, IReadOnlyList<double> Y)
+{
+    /// <summary>The last parameter group's learning rate of <paramref name="schedule"/> at steps 0 … <paramref name="iterations"/> − 1.</summary>
+    public static Series FromSchedule(string name, Cadence.Schedules.Schedule schedule, long iterations)
+    {
+        ArgumentNullException.ThrowIfNull(schedule);
+        Plots.CheckIterations(iterations);
+        var (lr, _) = schedule.Trace(iterations);
+        return new Series(name, Enumerable.Range(0, (int)iterations).Select(i => (double)i).ToArray(), lr[^1]);
+    }
+}
