@@ -69,20 +69,7 @@ public sealed class FitCommandTests : IDisposable
         Assert.Equal(2, steps[0].GetProperty("lr").GetArrayLength());   // the 13-256-3 MLP has two layer groups
     }
 
-    private string WriteCsv()
-    {
-        var rng = new Random(5);
-        var lines = new List<string> { string.Join(",", Enumerable.Range(0, 13).Select(i => $"f{i}").Append("label")) };
-        string[] names = ["alpha", "beta", "gamma"];
-        for (int r = 0; r < 300; r++)
-        {
-            int c = r % 3;
-            lines.Add(string.Join(",", Enumerable.Range(0, 13).Select(i => (c * (i % 3 == c ? 3.0 : 0.5) + rng.NextDouble()).ToString("F3", System.Globalization.CultureInfo.InvariantCulture)).Append(names[c])));
-        }
-        var csv = Path.Combine(_dir, "three.csv");
-        File.WriteAllLines(csv, lines);
-        return csv;
-    }
+    private string WriteCsv() => TestData.ThreeClassCsv(_dir);
 
     private static double[][] RecordedLr(string outDir)
     {

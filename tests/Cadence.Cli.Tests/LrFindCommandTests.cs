@@ -18,21 +18,7 @@ public sealed class LrFindCommandTests : IDisposable
         return (code, stdout.ToString(), stderr.ToString());
     }
 
-    /// <summary>Three separable classes in 13 columns, 300 rows (240 to train: 15 batches of 16).</summary>
-    private string Csv()
-    {
-        var rng = new Random(5);
-        var lines = new List<string> { string.Join(",", Enumerable.Range(0, 13).Select(i => $"f{i}").Append("label")) };
-        string[] names = ["alpha", "beta", "gamma"];
-        for (int r = 0; r < 300; r++)
-        {
-            int c = r % 3;
-            lines.Add(string.Join(",", Enumerable.Range(0, 13).Select(i => (c * (i % 3 == c ? 3.0 : 0.5) + rng.NextDouble()).ToString("F3", CultureInfo.InvariantCulture)).Append(names[c])));
-        }
-        var csv = Path.Combine(_dir, "wine.csv");
-        File.WriteAllLines(csv, lines);
-        return csv;
-    }
+    private string Csv() => TestData.ThreeClassCsv(_dir);
 
     [Theory]
     [InlineData("cadence lr-find: unknown option '--bogus' (see cadence lr-find --help)", "--bogus")]
@@ -79,6 +65,21 @@ public sealed class LrFindCommandTests : IDisposable
         double valley = suggestions.GetProperty("valley").GetDouble();
         Assert.Contains(valley, root.GetProperty("lrs").EnumerateArray().Select(e => e.GetDouble()));
         Assert.Equal(JsonValueKind.Number, suggestions.GetProperty("slide").ValueKind);   // 40//10 … −5: 31 points, more than 15
+    }
+
+    [Fact]
+    public void Plot_saves_the_curve_as_png_and_refuses_other_extensions()
+    {
+        var png = Path.Combine(Path.GetDirectoryName(Csv())!, "lr-find.png");
+        var (code, _, stderr) = Run("lr-find", "--data", "csv", Csv(), "--target", "label", "--bs", "16", "--threads", "1",
+            "--num-it", "40", "--suggest", "all", "--json", "--plot", png);
+        Assert.True(code == 0, stderr);
+        var bytes = File.ReadAllBytes(png);
+        Assert.Equal(new byte[] { 0x89, (byte)'P', (byte)'N', (byte)'G' }, bytes[..4]);
+        Assert.True(bytes.Length > 5000, $"{bytes.Length} bytes");
+        var (bad, _, err) = Run("lr-find", "--plot", "curve.jpg");
+        Assert.Equal(2, bad);
+        Assert.Equal("cadence lr-find: --plot: expected a .png or .svg file, got 'curve.jpg'" + Environment.NewLine, err);
     }
 
     [Fact]

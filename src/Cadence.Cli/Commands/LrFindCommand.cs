@@ -28,6 +28,7 @@ internal static class LrFindCommand
           --group-lrs LR,LR…     differential lrs, one per layer group: the sweep keeps their ratios
           --suggest M[,M…]       minimum, steep, valley, slide, or all (default valley)
           --json                 print {"lrs", "losses", "smoothed", "suggestions", "stopped_early", …}
+          --plot FILE.png|.svg   save the curve (smoothed loss by lr, log axis) with the suggestions marked
         """;
 
     private sealed record Options
@@ -42,6 +43,7 @@ internal static class LrFindCommand
         public double[]? GroupLrs { get; set; }
         public LrSuggestion[] Suggest { get; set; } = [LrSuggestion.Valley];
         public bool Json { get; set; }
+        public string? Plot { get; set; }
 
         public LrFindOptions Find => new()
         {
@@ -109,6 +111,7 @@ internal static class LrFindCommand
                 case "--linear": o.Linear = true; break;
                 case "--no-stop-div": o.StopDiv = false; break;
                 case "--json": o.Json = true; break;
+                case "--plot": o.Plot = PlotFile(a, Next()); break;
                 case "--mode":
                     o.Mode = Next() switch
                     {
@@ -164,7 +167,32 @@ internal static class LrFindCommand
         live.Done();
         if (o.Json) WriteJson(stdout, result, o.Suggest);
         else WriteText(stdout, result, o.Suggest, TerminalChart.UnicodeAllowed(stdout));
+        if (o.Plot is not null) SavePlot(o.Plot, result, o.Suggest, stderr);
         return Ok;
+    }
+
+    /// <summary>The --plot file: .png or .svg, in a folder that exists, checked before the sweep runs.</summary>
+    private static string PlotFile(string option, string path)
+    {
+        var ext = Path.GetExtension(path).ToLowerInvariant();
+        if (ext is not (".png" or ".svg")) throw new UsageException($"{option}: expected a .png or .svg file, got '{path}'");
+        var dir = Path.GetDirectoryName(Path.GetFullPath(path));
+        if (dir is not null && !Directory.Exists(dir)) throw new UsageException($"{option}: the folder {dir} does not exist");
+        return path;
+    }
+
+    /// <summary>fastai's plot_lr_find: the smoothed loss without the last points (the divergence), suggestions marked.</summary>
+    private static void SavePlot(string path, LrFindResult r, LrSuggestion[] suggest, TextWriter stderr)
+    {
+        int skipEnd = r.Mode == LrFindMode.FastAi07 ? 6 : 5;
+        int count = Math.Max(0, r.Lrs.Count - skipEnd);
+        var marks = suggest.Where(r.Suggestions.ContainsKey).ToDictionary(Name, m => r.Suggestions[m].Lr);
+        if (Enumerable.Range(0, count).Count(i => double.IsFinite(r.Smoothed[i])) < 2)
+        {
+            stderr.WriteLine($"cadence lr-find: --plot: too few points to draw ({r.Lrs.Count} recorded); {path} not written");
+            return;
+        }
+        Cadence.Plots.Plots.LrFind(r.Lrs.Take(count).ToArray(), r.Smoothed.Take(count).ToArray(), marks, path);
     }
 
     private static void WriteText(TextWriter w, LrFindResult r, LrSuggestion[] suggest, bool unicode)
