@@ -21,6 +21,7 @@ bench: build
 	@bash bench/run.sh $(if $(QUICK),--quick,)
 
 pack: build
+	rm -rf artifacts
 	$(DOTNET) pack Cadence.sln -c $(CONFIG) -o artifacts -nologo
 
 clean:

@@ -32,13 +32,24 @@ internal sealed class Toy : IDisposable
     public optim.Optimizer Sgd(double momentum = 0.9) =>
         optim.SGD(Groups.Select(ps => new SGD.ParamGroup(ps, new SGD.Options
         {
-            LearningRate = 0.1, momentum = momentum, dampening = 0, weight_decay = 0, nesterov = false, maximize = false,
+            LearningRate = 0.1,
+            momentum = momentum,
+            dampening = 0,
+            weight_decay = 0,
+            nesterov = false,
+            maximize = false,
         })), 0.1, momentum);
 
     public optim.Optimizer AdamW() =>
         optim.AdamW(Groups.Select(ps => new AdamW.ParamGroup(ps, new AdamW.Options
         {
-            LearningRate = 0.1, beta1 = 0.9, beta2 = 0.99, eps = 1e-8, weight_decay = 0.01, amsgrad = false, maximize = false,
+            LearningRate = 0.1,
+            beta1 = 0.9,
+            beta2 = 0.99,
+            eps = 1e-8,
+            weight_decay = 0.01,
+            amsgrad = false,
+            maximize = false,
         })), 0.1);
 
     /// <summary>Zeroes the gradients and back-propagates the MSE loss of the whole (tiny) data set.</summary>
