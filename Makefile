@@ -22,6 +22,7 @@ bench: build
 	@bash bench/run.sh $(if $(QUICK),--quick,$(if $(FULL),--full,))
 
 pack: build
+	rm -rf artifacts
 	$(DOTNET) pack Cadence.sln -c $(CONFIG) -o artifacts -nologo
 
 clean:

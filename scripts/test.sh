@@ -19,6 +19,18 @@ for trx in "$results"/*.trx; do
   n=$(sed -n 's/.* notExecuted="\([0-9]*\)".*/\1/p' <<<"$counters"); e=$(sed -n 's/.* error="\([0-9]*\)".*/\1/p' <<<"$counters")
   passed=$((passed + ${p:-0})); failed=$((failed + ${f:-0} + ${e:-0})); skipped=$((skipped + ${n:-0}))
 done
+# Packaging: the packages of `make pack`, with the tool installed from them and run as a user would
+# (scripts/tool-smoke.sh). Each smoke check counts as one test. SKIP_PACK_SMOKE=1 leaves them out.
+if [ "${SKIP_PACK_SMOKE:-0}" != 1 ]; then
+  rm -rf artifacts; mkdir -p "$results"
+  if dotnet pack Cadence.sln -c "$config" -o artifacts -nologo -clp:ErrorsOnly >"$results/pack.log" 2>&1; then
+    smoke=$(bash scripts/tool-smoke.sh 2>&1)
+    echo "$smoke"
+    passed=$((passed + $(grep -c '^smoke: PASS' <<<"$smoke"))); failed=$((failed + $(grep -c '^smoke: FAIL' <<<"$smoke")))
+  else
+    echo "dotnet pack failed:"; tail -20 "$results/pack.log"; failed=$((failed + 1))
+  fi
+fi
 # A test project that crashed writes no TRX: count it as a failure rather than silently passing.
 expected=$(ls tests/*/*.csproj | wc -l); got=$(ls "$results"/*.trx 2>/dev/null | wc -l)
 if [ "$got" -lt "$expected" ]; then failed=$((failed + expected - got)); status=1; fi

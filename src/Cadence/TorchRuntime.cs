@@ -14,18 +14,25 @@ public static partial class TorchRuntime
     /// <summary>
     /// Sets <c>OMP_WAIT_POLICY=PASSIVE</c> in the native environment (unless already set: idle OpenMP threads then
     /// sleep instead of spinning, which otherwise collapses throughput on small machines), then the number of
-    /// intra-op threads and the global seed.
+    /// intra-op threads and the global seed. Finds libtorch first when the application does not carry it
+    /// (<see cref="EnsureLibTorch"/>).
     /// </summary>
     /// <param name="seed">Seed of TorchSharp's global generator (weight initialization), or null to leave it.</param>
     /// <param name="threads">Intra-op threads (<c>torch.set_num_threads</c>), or null to leave the default.</param>
     public static void Configure(long? seed = null, int? threads = null)
     {
         SetNativeEnvironment();
-        if (threads is { } n)
-        {
-            if (n < 1) throw new ArgumentOutOfRangeException(nameof(threads), n, "must be ≥ 1");
-            torch.set_num_threads(n);
-        }
+        EnsureLibTorch();
+        if (threads is < 1) throw new ArgumentOutOfRangeException(nameof(threads), threads, "must be ≥ 1");
+        ApplyTorchSettings(seed, threads);
+    }
+
+    // Separate and not inlined, so that nothing touches TorchSharp's type (whose static constructor loads the
+    // natives) before EnsureLibTorch has run.
+    [System.Runtime.CompilerServices.MethodImpl(System.Runtime.CompilerServices.MethodImplOptions.NoInlining)]
+    private static void ApplyTorchSettings(long? seed, int? threads)
+    {
+        if (threads is { } n) torch.set_num_threads(n);
         if (seed is { } s) torch.manual_seed(s);
     }
 
