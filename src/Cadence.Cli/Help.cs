@@ -4,7 +4,7 @@ namespace Cadence.Cli;
 
 internal static class Help
 {
-    public const string Commands = "schedule, fit, policies";
+    public const string Commands = "schedule, fit, compare, sweep, policies";
 
     public static string Main => """
         cadence — learning-rate schedules that make training fast, and what they do.
@@ -16,6 +16,12 @@ internal static class Help
                                     The options of one policy, with the reference's defaults.
           cadence fit [options]     Train a model with a schedule (fastai's fit options, or --schedule POLICY …);
                                     see 'cadence fit --help'.
+          cadence compare [options] "POLICY key=value …" …
+                                    Train the same model, data and seeds under several schedules; mean ± std of
+                                    accuracy, when each reached a target, time; see 'cadence compare --help'.
+          cadence sweep POLICY [options] --OPTION v1,v2 …
+                                    A grid over one policy's options; a table (and results) per cell, resumable;
+                                    see 'cadence sweep --help'.
           cadence policies          Every policy and what it reproduces.
 
         Example (the fastai call learn.fit(0.01, 1, cycle_len=3, use_clr=(32,5)) with 100 batches an epoch):

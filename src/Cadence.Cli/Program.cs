@@ -29,6 +29,8 @@ public static class Program
             "schedule" => ScheduleCommand.Run(rest, stdout, stderr),
             "policies" => PoliciesCommand.Run(rest, stdout, stderr),
             "fit" => FitCommand.Run(rest, stdout, stderr, ct),
+            "compare" => CompareCommand.Run(rest, stdout, stderr, ct),
+            "sweep" => SweepCommand.Run(rest, stdout, stderr, ct),
             _ => Usage.Fail(stderr, $"unknown command '{args[0]}'; commands: {Help.Commands}"),
         };
     }
