@@ -4,7 +4,7 @@ namespace Cadence.Cli;
 
 internal static class Help
 {
-    public const string Commands = "schedule, fit, lr-find, policies";
+    public const string Commands = "schedule, fit, lr-find, compare, sweep, policies";
 
     public static string Main => """
         cadence — learning-rate schedules that make training fast, and what they do.
@@ -18,6 +18,12 @@ internal static class Help
                                     see 'cadence fit --help'.
           cadence lr-find [options] LR range test (fastai's lr_find): the loss-vs-lr curve and suggested lrs;
                                     see 'cadence lr-find --help'. 'cadence fit --lr auto' runs it first.
+          cadence compare [options] "POLICY key=value …" …
+                                    Train the same model, data and seeds under several schedules; mean ± std of
+                                    accuracy, when each reached a target, time; see 'cadence compare --help'.
+          cadence sweep POLICY [options] --OPTION v1,v2 …
+                                    A grid over one policy's options; a table (and results) per cell, resumable;
+                                    see 'cadence sweep --help'.
           cadence policies          Every policy and what it reproduces.
 
         Example (the fastai call learn.fit(0.01, 1, cycle_len=3, use_clr=(32,5)) with 100 batches an epoch):

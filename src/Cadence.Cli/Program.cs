@@ -30,6 +30,8 @@ public static class Program
             "policies" => PoliciesCommand.Run(rest, stdout, stderr),
             "fit" => FitCommand.Run(rest, stdout, stderr, ct),
             "lr-find" => LrFindCommand.Run(rest, stdout, stderr, ct),
+            "compare" => CompareCommand.Run(rest, stdout, stderr, ct),
+            "sweep" => SweepCommand.Run(rest, stdout, stderr, ct),
             _ => Usage.Fail(stderr, $"unknown command '{args[0]}'; commands: {Help.Commands}"),
         };
     }

@@ -180,6 +180,7 @@ internal sealed class TrainingRun(Learner learner, DataLoaders data, string mode
     public void Dispose()
     {
         Learner.Dispose();
+        Learner.Model.Dispose();   // built here, so owned here: experiments build hundreds and must not wait for finalizers
         Data.Dispose();
     }
 }

@@ -395,6 +395,18 @@ public static partial class PolicyCatalog
     /// </summary>
     public static Schedule FromSpec(string text, IReadOnlyDictionary<string, string>? defaults = null)
     {
+        var (policy, options) = ParseSpec(text);
+        return Create(policy, options, defaults);
+    }
+
+    /// <summary>
+    /// Splits the compact form <c>"POLICY key=value …"</c> into the policy name and its option text, without
+    /// building the schedule (callers that add defaults, such as the data's batches per epoch, build it later).
+    /// </summary>
+    /// <exception cref="ScheduleValidationException">The text is empty, a word is not key=value, or a key is repeated.</exception>
+    public static (string Policy, Dictionary<string, string> Options) ParseSpec(string text)
+    {
+        ArgumentNullException.ThrowIfNull(text);
         var words = text.Split(' ', StringSplitOptions.RemoveEmptyEntries);
         if (words.Length == 0) throw new ScheduleValidationException([new("schedule", "is empty; expected 'POLICY key=value …'")]);
         var options = new Dictionary<string, string>();
@@ -402,8 +414,9 @@ public static partial class PolicyCatalog
         {
             int eq = w.IndexOf('=');
             if (eq <= 0) throw new ScheduleValidationException([new("schedule", $"expects key=value after the policy name, got '{w}' in '{text}'")]);
-            options[w[..eq]] = w[(eq + 1)..];
+            if (!options.TryAdd(w[..eq], w[(eq + 1)..]))
+                throw new ScheduleValidationException([new("schedule", $"gives {w[..eq]} twice in '{text}'")]);
         }
-        return Create(words[0], options, defaults);
+        return (words[0], options);
     }
 }

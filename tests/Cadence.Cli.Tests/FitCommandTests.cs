@@ -4,6 +4,7 @@ using Xunit;
 
 namespace Cadence.Cli.Tests;
 
+[Collection(TrainingCollection.Name)]
 public sealed class FitCommandTests : IDisposable
 {
     private readonly string _dir = Directory.CreateTempSubdirectory("cadence-fit-").FullName;

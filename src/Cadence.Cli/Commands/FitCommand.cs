@@ -222,43 +222,9 @@ internal static partial class FitCommand
             throw new UsageException("--iterations: the fit's length comes from --epochs and the data; drop --iterations");
     }
 
-    /// <summary>
-    /// Builds the --schedule policy for this data: the data supplies batches (steps) per epoch and, from --epochs,
-    /// the policy's epochs and total steps, unless the user gave them. Without --epochs, a policy with a length of
-    /// its own sets the number of epochs, which must then be whole.
-    /// </summary>
-    private static (Schedule Schedule, int Epochs) PolicySchedule(Options o, long batchesPerEpoch)
-    {
-        string bpe = batchesPerEpoch.ToString(CultureInfo.InvariantCulture);
-        var defaults = new Dictionary<string, string> { ["batches-per-epoch"] = bpe, ["steps-per-epoch"] = bpe };
-        if (o.Epochs is { } e)
-        {
-            defaults["epochs"] = e.ToString(CultureInfo.InvariantCulture);
-            defaults["total-steps"] = (e * batchesPerEpoch).ToString(CultureInfo.InvariantCulture);
-            defaults["t-max"] = defaults["total-steps"];   // CosineAnnealingLR over the whole fit, the usual intent
-        }
-        Schedule schedule;
-        try { schedule = PolicyCatalog.Create(o.Policy!, o.PolicyOptions, defaults); }
-        catch (ScheduleValidationException error) when (o.Epochs is null
-            && error.Errors.FirstOrDefault(x => x.Parameter is "epochs" or "total_steps" or "t_max") is { } missing)
-        {
-            throw new UsageException($"--epochs: required with --schedule {o.Policy} (or {Cli.Usage.Option(missing.Parameter)}: {missing.Message})");
-        }
-        if (o.Epochs is { } epochs)
-        {
-            if (schedule.Length is { } len && len != epochs * batchesPerEpoch)
-                throw new UsageException(string.Create(CultureInfo.InvariantCulture,
-                    $"--epochs: {epochs} epochs of {batchesPerEpoch} batches are {epochs * batchesPerEpoch} steps but the {o.Policy} schedule is {len} steps long; drop the length options or --epochs"));
-            return (schedule, epochs);
-        }
-        if (schedule.Length is not { } length)
-            throw new UsageException($"--epochs: required with --schedule {o.Policy} (the policy has no length of its own)");
-        if (length % batchesPerEpoch != 0)
-            throw new UsageException(string.Create(CultureInfo.InvariantCulture,
-                $"--epochs: the {o.Policy} schedule is {length} steps long, not a whole number of epochs of {batchesPerEpoch} batches; give --epochs instead"));
-        if (length / batchesPerEpoch > 100_000) throw new UsageException("--epochs: the schedule needs more than 100000 epochs");
-        return (schedule, (int)(length / batchesPerEpoch));
-    }
+    /// <summary>Builds the --schedule policy for this data (see <see cref="PolicySchedules.Build"/>).</summary>
+    private static (Schedule Schedule, int Epochs) PolicySchedule(Options o, long batchesPerEpoch) =>
+        PolicySchedules.Build(o.Policy!, o.PolicyOptions, o.Epochs, batchesPerEpoch, $"--schedule {o.Policy}");
 
     private static double[] List(string name, string value, string form)
     {

@@ -1,0 +1,303 @@
+using System.Globalization;
+using System.Text.Json;
+using Cadence.Cli.Experiments;
+
+namespace Cadence.Cli.Commands;
+
+/// <summary>
+/// <c>cadence sweep</c>: a grid over one policy's options, each cell trained with every seed; a table of the chosen
+/// metric (mean ± std over seeds). Runs go on after a cell diverges; each finished run is appended to a CSV at once,
+/// so an interrupted sweep keeps what it measured and <c>--resume</c> skips it.
+/// Exit codes: 0 done (also when --max-minutes left cells unreached), 1 failure, 2 usage error, 130 cancelled.
+/// </summary>
+internal static class SweepCommand
+{
+    public const string Help = """
+        usage: cadence sweep POLICY [options] --OPTION VALUES …
+          Any option of `cadence schedule POLICY`; its VALUES say whether it is swept (the grid is every combination):
+          --cycle-len 3          one value: fixed
+          --cycle-len 1,3,10     options that take one value (number, whole number, choice, true/false): swept
+          --lr grid:0.05,0.1     options that take a list (lr, max-lr, lr-max … one value per parameter group;
+                                 milestones) are swept only with grid:. A bare list there is refused as ambiguous;
+                                 list:0.01,0.1 is one fixed list, "grid:30,60;40,80" sweeps over lists (';' between)
+          --use-clr "div=10,20,32,40 cut-div=3,5,10"
+                                 a tuple option by component: use-clr div cut-div [max-mom min-mom], use-clr-beta
+                                 div pct [max-mom min-mom], moms start middle end; --use-clr 32,5 is one fixed tuple
+          e.g. cadence sweep fit --lr 0.1 --cycle-len 3 --use-clr "div=10,20,32,40 cut-div=3,5,10" --seeds 3 --out clr-grid
+        """ + TrainingOptions.Help + ExperimentOptions.Help + """
+          --metric accuracy|best_accuracy|valid_loss   the table's value: at the last epoch, or the best epoch's accuracy
+                                 (default accuracy)
+          --max-minutes M        bound the whole sweep: the run in progress at M minutes is stopped (not recorded) and
+                                 the cells not reached are listed; with --resume a later sweep does them
+          --resume               continue the sweep in --out DIR: skip each (cell, seed) already in DIR/sweep.csv (the
+                                 file must come from a sweep with the same data, model and optimizer options)
+        With --out DIR: sweep.csv gets one row per (cell, seed) as soon as it finishes (seed, status, accuracy, best
+        accuracy, valid loss, seconds, reason); results.json (axes, cells, per-seed values: the heat-map's data) is
+        written at the end. A cell whose runs diverge (NaN loss) is marked, with the reason, and the sweep goes on.
+        Runs go seed by seed over the whole grid, so an early stop still covers every cell once.
+        Ctrl+C stops the run in progress (it is not recorded); sweep.csv keeps every finished run.
+        """;
+
+    private static readonly string[] Metrics = ["accuracy", "best_accuracy", "valid_loss"];
+
+    private sealed class Options
+    {
+        public required ExperimentOptions Experiment { get; init; }
+        public required SweepGrid Grid { get; init; }
+        public string Metric { get; init; } = "accuracy";
+        public double? MaxMinutes { get; init; }
+        public bool Resume { get; init; }
+    }
+
+    /// <summary>Runs <c>cadence sweep</c>; <paramref name="args"/> are the arguments after <c>sweep</c>.</summary>
+    public static int Run(string[] args, TextWriter stdout, TextWriter stderr, CancellationToken ct)
+    {
+        ArgumentNullException.ThrowIfNull(args);
+        ArgumentNullException.ThrowIfNull(stdout);
+        ArgumentNullException.ThrowIfNull(stderr);
+        if (args.Contains("--help") || args.Contains("-h")) { stdout.WriteLine(Help); return ExitCodes.Ok; }
+        var clock = System.Diagnostics.Stopwatch.StartNew();
+        return CommandErrors.Run("sweep", stderr, () => Sweep(Parse(args), clock, stdout, stderr, ct));
+    }
+
+    private static Options Parse(string[] args)
+    {
+        var experiment = new ExperimentOptions();
+        var given = new List<(string, string)>();
+        string? policy = null;
+        string metric = "accuracy";
+        double? maxMinutes = null;
+        bool resume = false;
+        for (int i = 0; i < args.Length; i++)
+        {
+            string a = args[i];
+            string Next()
+            {
+                if (i + 1 >= args.Length || OptionValues.IsOption(args[i + 1])) throw new UsageException($"{a}: missing value");
+                return args[++i];
+            }
+            if (experiment.TryParse(a, Next)) continue;
+            switch (a)
+            {
+                case "--metric":
+                    metric = Next();
+                    if (!Metrics.Contains(metric)) throw new UsageException($"--metric: expected {string.Join(", ", Metrics)}, got '{metric}'");
+                    continue;
+                case "--max-minutes": maxMinutes = OptionValues.Number(a, Next(), 0, 1e6, exclusive: true); continue;
+                case "--resume": resume = true; continue;
+            }
+            if (!OptionValues.IsOption(a))
+            {
+                if (policy is not null) throw new UsageException($"POLICY: given twice ('{policy}', then '{a}'); option values follow their option (see cadence sweep --help)");
+                policy = a;
+                continue;
+            }
+            int eq = a.IndexOf('=', StringComparison.Ordinal);
+            if (eq > 2) given.Add((a[2..eq], a[(eq + 1)..]));
+            else given.Add((a[2..], Next()));
+        }
+        if (policy is null)
+            throw new UsageException("POLICY: give the policy to sweep, e.g. cadence sweep fit --lr 0.1 --cycle-len 3 --use-clr \"div=10,32 cut-div=3,10\"");
+        experiment.Validate();
+        if (resume && experiment.Out is null) throw new UsageException("--resume: needs --out DIR (the sweep to continue)");
+        return new Options { Experiment = experiment, Grid = SweepGrid.Parse(policy, given), Metric = metric, MaxMinutes = maxMinutes, Resume = resume };
+    }
+
+    private static int Sweep(Options o, System.Diagnostics.Stopwatch clock, TextWriter stdout, TextWriter stderr, CancellationToken ct)
+    {
+        var x = o.Experiment;
+        var table = x.Json ? stderr : stdout;
+        string setup = x.Setup();
+        var seeds = x.Seeds;
+        var cells = o.Grid.Cells();
+        ResultsCsv? csv = null;
+        var rows = new List<RunRecord>();
+        if (x.Out is not null)
+        {
+            Directory.CreateDirectory(x.Out);
+            string path = Path.Combine(x.Out, "sweep.csv");
+            if (o.Resume)
+            {
+                (csv, rows) = ResultsCsv.Resume(path, setup, warning => stderr.WriteLine($"cadence sweep: {warning}"));
+                stderr.WriteLine($"cadence sweep: resuming {path}: {rows.Count} runs already recorded");
+            }
+            else csv = ResultsCsv.Create(path);
+        }
+        using var runner = new ExperimentRunner(x, stderr);
+        runner.Plan([.. cells.Select(c => c.Schedule)], seeds[0]);   // every cell is checked before the first run
+        var done = rows.Select(r => (r.Spec, r.Seed)).ToHashSet();
+        var todo = seeds.SelectMany(seed => cells.Select(cell => (Cell: cell, Seed: seed))).Where(t => !done.Contains((t.Cell.Schedule.Text, t.Seed))).ToList();
+        using var deadline = CancellationTokenSource.CreateLinkedTokenSource(ct);
+        if (o.MaxMinutes is { } minutes)
+        {
+            var left = TimeSpan.FromMinutes(minutes) - clock.Elapsed;
+            if (left <= TimeSpan.Zero) deadline.Cancel(); else deadline.CancelAfter(left);
+        }
+        var unreached = new List<(SweepCell Cell, long Seed)>();
+        bool cancelled = false;
+        int n = 0;
+        foreach (var (cell, seed) in todo)
+        {
+            if (deadline.IsCancellationRequested)
+            {
+                cancelled |= ct.IsCancellationRequested;
+                unreached.Add((cell, seed));
+                continue;
+            }
+            string prefix = string.Create(CultureInfo.InvariantCulture, $"[{++n}/{todo.Count}] {cell.Label} seed {seed}:");
+            RunRecord run;
+            try { run = runner.Run(setup, cell.Schedule, seed, null, prefix, deadline.Token); }
+            catch (OperationCanceledException)
+            {
+                cancelled |= ct.IsCancellationRequested;
+                unreached.Add((cell, seed));
+                continue;
+            }
+            csv?.Append(run);
+            rows.Add(run);
+            stderr.WriteLine(run.Status == RunStatus.Ok
+                ? string.Create(CultureInfo.InvariantCulture, $"{prefix} {o.Metric} {run.Metric(o.Metric):F4} ({run.Seconds:F1} s)")
+                : $"{prefix} {run.Status.ToString().ToLowerInvariant()}: {run.Reason}");
+        }
+        var seedSet = seeds.ToHashSet();
+        var summaries = cells.Select(c => new Summary(c.Label, c.Schedule.Text, seeds.Count,
+            rows.Where(r => r.Spec == c.Schedule.Text && seedSet.Contains(r.Seed)).OrderBy(r => r.Seed).ToList())).ToList();
+        PrintTables(table, o, cells, summaries);
+        if (unreached.Count > 0)
+        {
+            string why = cancelled ? "cancelled" : string.Create(CultureInfo.InvariantCulture, $"--max-minutes {o.MaxMinutes} reached");
+            table.WriteLine($"not reached ({why}): {unreached.Count} of {todo.Count} runs; {(x.Out is null ? "rerun" : "rerun with --resume")} to do them:");
+            foreach (var g in unreached.GroupBy(u => u.Cell.Label))
+                table.WriteLine($"  {g.Key}: seed{(g.Count() > 1 ? "s" : "")} {string.Join(", ", g.Select(u => u.Seed))}");
+        }
+        byte[] Document(bool indented) => Json.Build(w => WriteGrid(w, o, setup, cells, summaries, unreached), indented);
+        if (x.Out is not null)
+        {
+            AtomicFile.Write(Path.Combine(x.Out, "results.json"), Document(indented: true));
+            // Integration point for Cadence.Plots: the heat-map of the metric over the first two axes is drawn from
+            // results.json ("axes", and per cell "at", "mean", "std", "status").
+            table.WriteLine($"results: {csv!.Path}, {Path.Combine(x.Out, "results.json")}");
+        }
+        if (x.Json) stdout.WriteLine(System.Text.Encoding.UTF8.GetString(Document(indented: false)));
+        return cancelled ? ExitCodes.Cancelled : ExitCodes.Ok;
+    }
+
+    /// <summary>The metric of a cell as a table shows it: mean ± std, or why there is none.</summary>
+    private static string CellText(Summary s, string metric)
+    {
+        int finished = s.Finished.Count();
+        if (s.Runs.Count == 0) return "not run";
+        if (finished == 0) return s.Diverged > 0 ? "diverged" : "failed";
+        string text = Stats.Format(s.Values(r => r.Metric(metric)));
+        return finished < s.Expected ? $"{text} ({finished}/{s.Expected})" : text;
+    }
+
+    private static void PrintTables(TextWriter table, Options o, IReadOnlyList<SweepCell> cells, List<Summary> summaries)
+    {
+        var axes = o.Grid.Axes;
+        var header = axes.Select(a => a.Name).Append(o.Metric).Append("runs").Append("time/run").ToList();
+        if (axes.Count == 0) header.Insert(0, "spec");
+        var rows = new List<IReadOnlyList<string>>();
+        for (int i = 0; i < cells.Count; i++)
+        {
+            var s = summaries[i];
+            var row = cells[i].AxisValues.ToList();
+            if (axes.Count == 0) row.Add(cells[i].Schedule.Text);
+            row.Add(CellText(s, o.Metric));
+            row.Add(s.RunsCell());
+            row.Add(TextTable.Seconds(s.Runs.Count == 0 ? double.NaN : s.Runs.Average(r => r.Seconds)));
+            rows.Add(row);
+        }
+        TextTable.Write(table, header, rows);
+        if (axes.Count >= 2)
+        {
+            // The last two axes as a grid (the heat-map's layout: one axis down, one across), one grid per value of the others.
+            int k = axes.Count;
+            foreach (var group in cells.Select((c, i) => (c, i)).GroupBy(x => string.Join(" ", x.c.AxisValues.Take(k - 2).Select((v, j) => $"{axes[j].Name}={v}"))))
+            {
+                table.WriteLine();
+                if (group.Key.Length > 0) table.WriteLine($"{group.Key}:");
+                var pivot = new List<IReadOnlyList<string>>();
+                foreach (var down in axes[k - 2].Values)
+                {
+                    var line = new List<string> { $"{axes[k - 2].Name}={down}" };
+                    foreach (var across in axes[k - 1].Values)
+                        line.Add(CellText(summaries[group.Single(x => x.c.AxisValues[k - 2] == down && x.c.AxisValues[k - 1] == across).i], o.Metric));
+                    pivot.Add(line);
+                }
+                TextTable.Write(table, [o.Metric, .. axes[k - 1].Values.Select(v => $"{axes[k - 1].Name}={v}")], pivot);
+            }
+        }
+        var best = summaries.Where(s => s.Values(r => r.Metric(o.Metric)).Count > 0)
+            .Select(s => (s, Stats.Of(s.Values(r => r.Metric(o.Metric))).Mean)).ToList();
+        if (best.Count > 1)
+        {
+            var top = o.Metric == "valid_loss" ? best.MinBy(b => b.Mean) : best.MaxBy(b => b.Mean);
+            table.WriteLine($"best: {top.s.Label}: {o.Metric} {CellText(top.s, o.Metric)}");
+        }
+        foreach (var s in summaries)
+            foreach (var r in s.Runs.Where(r => r.Status != RunStatus.Ok))
+                table.WriteLine($"  {s.Label} seed {r.Seed}: {r.Status.ToString().ToLowerInvariant()}: {r.Reason}");
+    }
+
+    /// <summary>results.json: the grid's axes and, per cell, the metric over seeds (the heat-map's data).</summary>
+    private static void WriteGrid(Utf8JsonWriter w, Options o, string setup, IReadOnlyList<SweepCell> cells, List<Summary> summaries,
+        List<(SweepCell Cell, long Seed)> unreached)
+    {
+        w.WriteStartObject();
+        w.WriteString("policy", o.Grid.Policy);
+        w.WriteString("setup", setup);
+        w.WriteString("metric", o.Metric);
+        w.WriteStartArray("seeds");
+        foreach (var s in o.Experiment.Seeds) w.WriteNumberValue(s);
+        w.WriteEndArray();
+        w.WriteBoolean("complete", unreached.Count == 0);
+        w.WriteStartArray("axes");
+        foreach (var a in o.Grid.Axes)
+        {
+            w.WriteStartObject();
+            w.WriteString("name", a.Name);
+            w.WriteString("option", a.Option);
+            if (a.Component is null) w.WriteNull("component"); else w.WriteString("component", a.Component);
+            w.WriteStartArray("values");
+            foreach (var v in a.Values) w.WriteStringValue(v);
+            w.WriteEndArray();
+            w.WriteEndObject();
+        }
+        w.WriteEndArray();
+        w.WriteStartArray("cells");
+        for (int i = 0; i < cells.Count; i++)
+        {
+            var (cell, s) = (cells[i], summaries[i]);
+            var values = s.Values(r => r.Metric(o.Metric));
+            var (mean, std) = Stats.Of(values);
+            w.WriteStartObject();
+            w.WriteString("label", cell.Label);
+            w.WriteString("spec", cell.Schedule.Text);
+            w.WriteStartObject("at");
+            for (int k = 0; k < o.Grid.Axes.Count; k++) w.WriteString(o.Grid.Axes[k].Name, cell.AxisValues[k]);
+            w.WriteEndObject();
+            w.WriteString("status", s.Runs.Count == 0 ? "not run" : values.Count == 0 ? (s.Diverged > 0 ? "diverged" : "failed")
+                : s.Finished.Count() < s.Expected ? "partial" : "ok");
+            Json.Number(w, "mean", mean);
+            Json.Number(w, "std", std);
+            w.WriteNumber("n", values.Count);
+            w.WriteNumber("expected", s.Expected);
+            w.WriteStartArray("runs");
+            foreach (var r in s.Runs) Json.Run(w, r with { History = null });
+            w.WriteEndArray();
+            w.WriteEndObject();
+        }
+        w.WriteEndArray();
+        w.WriteStartArray("unreached");
+        foreach (var (cell, seed) in unreached)
+        {
+            w.WriteStartObject();
+            w.WriteString("label", cell.Label);
+            w.WriteNumber("seed", seed);
+            w.WriteEndObject();
+        }
+        w.WriteEndArray();
+        w.WriteEndObject();
+    }
+}

@@ -1,0 +1,188 @@
+using System.Globalization;
+using System.Runtime.InteropServices;
+using Cadence.Callbacks;
+using Cadence.Data;
+using Cadence.Schedules;
+using Cadence.Training;
+
+namespace Cadence.Cli.Experiments;
+
+/// <summary>A schedule to run: a label for tables, its text (<c>POLICY key=value …</c>) and the parsed policy and options.</summary>
+internal sealed record ScheduleSpec(string Label, string Text, string Policy, IReadOnlyDictionary<string, string> Options);
+
+/// <summary>
+/// Runs schedules on the data of an experiment. The data is loaded once; each seed gets the training/validation split
+/// and subset that <c>cadence fit --seed S</c> would draw, derived from the loaded data, so a run here gives exactly
+/// the numbers of the same <c>cadence fit</c>.
+/// </summary>
+internal sealed class ExperimentRunner(ExperimentOptions options, TextWriter log) : IDisposable
+{
+    private readonly Dictionary<long, LoadedData> _bySeed = [];
+    private LoadedData? _full;
+
+    /// <summary>Seconds of wall time per run, measured so far (the time estimate of what remains).</summary>
+    public List<double> RunSeconds { get; } = [];
+
+    /// <summary>The data a run with <paramref name="seed"/> trains on.</summary>
+    public LoadedData Data(long seed)
+    {
+        var t = options.Training;
+        if (t.Data != "csv" && t.Subset >= 1) return _full ??= t.Load();   // the same for every seed
+        if (_bySeed.TryGetValue(seed, out var cached)) return cached;
+        LoadedData data;
+        if (t.Data == "csv") data = (t with { Seed = seed }).Load();   // the split depends on the seed; CSV files are small
+        else
+        {
+            _full ??= (t with { Subset = 1 }).Load();
+            data = _full with { Train = _full.Train.Subset(t.Subset, seed) };
+        }
+        _bySeed[seed] = data;
+        return data;
+    }
+
+    /// <summary>
+    /// Builds every schedule for the data before the first run, so a bad option or length fails in seconds rather
+    /// than after hours. Returns each schedule, its epochs and the batches per epoch, by label.
+    /// </summary>
+    /// <exception cref="UsageException">A schedule cannot be built for this data; the message names it.</exception>
+    public Dictionary<string, (Schedule Schedule, int Epochs, long BatchesPerEpoch)> Plan(IReadOnlyList<ScheduleSpec> specs, long seed)
+    {
+        var probe = (options.Training with { Seed = seed }).Build(Data(seed));
+        using var release = new KeepingData(probe);
+        long bpe = probe.Data.Train.BatchCount;
+        int groups = probe.Learner.LayerGroups.Count;
+        var plans = new Dictionary<string, (Schedule, int, long)>();
+        foreach (var spec in specs)
+        {
+            try
+            {
+                var (schedule, epochs) = PolicySchedules.Build(spec.Policy, spec.Options, options.Epochs, bpe, "this schedule");
+                if (schedule.Groups != 1 && schedule.Groups != groups)
+                    throw new UsageException($"the policy has {schedule.Groups} learning rates but {probe.ModelName} has {groups} layer groups; give one, or one per group");
+                plans[spec.Label] = (schedule, epochs, bpe);
+            }
+            catch (UsageException e) { throw new UsageException($"{Source(spec)}: {e.Message}"); }
+            catch (ScheduleValidationException e)
+            {
+                throw new UsageException($"{Source(spec)}: {string.Join("; ", e.Errors.Select(x => $"{x.Parameter.Replace('_', '-')}: {x.Message}"))}");
+            }
+        }
+        return plans;
+    }
+
+    private static string Source(ScheduleSpec spec) => spec.Label == spec.Text ? $"schedule '{spec.Text}'" : $"schedule '{spec.Label}' ({spec.Text})";
+
+    /// <summary>
+    /// Trains one schedule with one seed. Divergence (NaN loss) and training errors are recorded in the result, not
+    /// thrown: an experiment goes on with its next run.
+    /// </summary>
+    /// <exception cref="OperationCanceledException"><paramref name="ct"/> was cancelled; the run is not recorded.</exception>
+    public RunRecord Run(string setup, ScheduleSpec spec, long seed, double? targetAccuracy, string progressPrefix, CancellationToken ct)
+    {
+        var clock = System.Diagnostics.Stopwatch.StartNew();
+        try
+        {
+            var run = (options.Training with { Seed = seed }).Build(Data(seed), [new NanGuard()]);
+            using var release = new KeepingData(run);
+            var learn = run.Learner;
+            long bpe = run.Data.Train.BatchCount;
+            var (schedule, epochs) = PolicySchedules.Build(spec.Policy, spec.Options, options.Epochs, bpe, "this schedule");
+            learn.Progress = new EpochLines(log, progressPrefix, learn.Recorder);
+            var result = learn.Fit(schedule, epochs, ct);
+            RunSeconds.Add(clock.Elapsed.TotalSeconds);
+            return Record(setup, spec, seed, learn.Recorder, result, bpe, targetAccuracy);
+        }
+        catch (Exception e) when (e is ExternalException or InvalidOperationException or ArgumentException or OutOfMemoryException or IOException)
+        {
+            RunSeconds.Add(clock.Elapsed.TotalSeconds);
+            return new RunRecord(setup, spec.Label, spec.Text, seed, RunStatus.Failed, 0, 0, double.NaN, double.NaN, double.NaN, double.NaN,
+                double.NaN, null, null, clock.Elapsed.TotalSeconds, OneLine($"{e.GetType().Name}: {e.Message}"));
+        }
+    }
+
+    private static RunRecord Record(string setup, ScheduleSpec spec, long seed, Recorder recorder, FitResult result, long bpe, double? target)
+    {
+        int acc = recorder.MetricNames.ToList().IndexOf("accuracy");
+        var history = recorder.Epochs.ToArray();
+        double Acc(EpochRecord e) => acc >= 0 && acc < e.Metrics.Count ? e.Metrics[acc] : double.NaN;
+        var accuracies = history.Select(Acc).Where(double.IsFinite).ToArray();
+        var losses = history.Select(e => e.ValidLoss).Where(double.IsFinite).ToArray();
+        int? targetEpoch = null;
+        if (target is { } t)
+            for (int i = 0; i < history.Length; i++)
+                if (Acc(history[i]) >= t) { targetEpoch = history[i].Epoch + 1; break; }
+        bool ok = result.StopReason is null;
+        return new RunRecord(setup, spec.Label, spec.Text, seed, ok ? RunStatus.Ok : RunStatus.Diverged, result.Epochs, result.Iterations,
+            result.TrainLoss, ok ? result.ValidLoss : double.NaN, ok && history.Length > 0 ? Acc(history[^1]) : double.NaN,
+            accuracies.Length > 0 ? accuracies.Max() : double.NaN, losses.Length > 0 ? losses.Min() : double.NaN,
+            targetEpoch, targetEpoch * bpe, result.Seconds, result.StopReason is { } r ? OneLine(r) : null)
+        {
+            History = history,
+            MetricNames = recorder.MetricNames.ToArray(),
+        };
+    }
+
+    private static string OneLine(string s) => s.Replace("\r", " ", StringComparison.Ordinal).Replace("\n", "; ", StringComparison.Ordinal);
+
+    public void Dispose()
+    {
+        foreach (var d in _bySeed.Values)
+        {
+            d.Train.Dispose();
+            if (!ReferenceEquals(d.Valid, _full?.Valid)) d.Valid.Dispose();
+        }
+        if (_full is not null)
+        {
+            _full.Train.Dispose();
+            _full.Valid.Dispose();
+        }
+    }
+
+    /// <summary>
+    /// Disposes a run's learner, model and loaders but not the datasets (which <see cref="DataLoaders"/> would dispose):
+    /// the experiment's data serves every run.
+    /// </summary>
+    private sealed class KeepingData(TrainingRun run) : IDisposable
+    {
+        public void Dispose()
+        {
+            run.Learner.Dispose();
+            run.Learner.Model.Dispose();
+            run.Data.Train.Dispose();
+            run.Data.Valid.Dispose();
+        }
+    }
+
+    /// <summary>One line per finished epoch on the log (stderr): long runs show they are alive.</summary>
+    private sealed class EpochLines(TextWriter log, string prefix, Recorder recorder) : IProgress<FitProgress>
+    {
+        public void Report(FitProgress p)
+        {
+            if (p.Finished is not { } e) return;
+            var metrics = string.Join("  ", recorder.MetricNames.Zip(e.Metrics, (n, v) => $"{n} {v.ToString("F4", CultureInfo.InvariantCulture)}"));
+            log.WriteLine(string.Create(CultureInfo.InvariantCulture, $"{prefix} epoch {e.Epoch + 1}/{p.Epochs}  valid_loss {e.ValidLoss:F4}  {metrics}  ({e.Seconds:F1} s)"));
+            log.Flush();
+        }
+    }
+}
+
+/// <summary>Mean and sample standard deviation, and their "mean ± std" form in tables.</summary>
+internal static class Stats
+{
+    public static (double Mean, double Std) Of(IReadOnlyList<double> values)
+    {
+        if (values.Count == 0) return (double.NaN, double.NaN);
+        double mean = values.Average();
+        if (values.Count < 2) return (mean, double.NaN);
+        double ss = values.Sum(v => (v - mean) * (v - mean));
+        return (mean, Math.Sqrt(ss / (values.Count - 1)));
+    }
+
+    public static string Format(IReadOnlyList<double> values, string format = "F4")
+    {
+        var (mean, std) = Of(values);
+        if (double.IsNaN(mean)) return "—";
+        var m = mean.ToString(format, CultureInfo.InvariantCulture);
+        return double.IsNaN(std) ? m : $"{m} ± {std.ToString(format, CultureInfo.InvariantCulture)}";
+    }
+}
