@@ -2,6 +2,7 @@ using System.Diagnostics;
 using System.Globalization;
 using System.Text.Json;
 using Cadence.Callbacks;
+using Cadence.Checkpoints;
 using Cadence.Data;
 using Cadence.Models;
 using Cadence.Schedules;
@@ -30,6 +31,13 @@ internal static class FitCommand
           --threads N            torch threads (default: number of cores)
           --out DIR              write history.json, metrics.csv and model.dat
           --json                 print one final JSON line (the table goes to stderr)
+        checkpoints (in DIR/checkpoints; with --out, one at every epoch end and on Ctrl-C/SIGTERM):
+          --checkpoint-every N   also every N iterations
+          --keep K               rolling checkpoints kept (default 3)
+          --cycle-save-name NAME fastai cycle_save_name: snapshot NAME_cyc_C after the last batch of each cycle
+          --best-save-name NAME  fastai best_save_name: snapshot NAME whenever the first metric improves
+          --resume DIR           continue the run in DIR (its newest checkpoint, or DIR itself if it is one)
+                                 with its configuration; only --threads, --json, --checkpoint-every, --keep may be added
         fastai 0.7 learn.fit options:
           --lr LR[,LR…]          learning rate, or one per layer group (default 0.01)
           --cycles N             n_cycle (default 1)
@@ -64,7 +72,14 @@ internal static class FitCommand
         public UseClrBeta? UseClrBeta { get; set; }
         public int? Epochs { get; set; }
         public bool CyclesGiven { get; set; }
+        public long? CheckpointEvery { get; set; }
+        public int Keep { get; set; } = 3;
+        public string? CycleSaveName { get; set; }
+        public string? BestSaveName { get; set; }
     }
+
+    /// <summary>Options a resumed run may add or change: they do not change what is computed (--threads only its rounding).</summary>
+    private static readonly string[] ResumeOptions = ["--threads", "--json", "--checkpoint-every", "--keep"];
 
     /// <summary>Runs <c>cadence fit</c>; <paramref name="args"/> are the arguments after <c>fit</c>.</summary>
     public static int Run(string[] args, TextWriter stdout, TextWriter stderr, CancellationToken ct)
@@ -76,6 +91,7 @@ internal static class FitCommand
         try
         {
             if (args.Contains("--help") || args.Contains("-h")) { stdout.WriteLine(Help); return Ok; }
+            if (args.Contains("--resume")) return Resume(args, stdout, stderr, ct);
             o = Parse(args);
         }
         catch (UsageException e)
@@ -83,9 +99,14 @@ internal static class FitCommand
             stderr.WriteLine($"cadence fit: {e.Message}");
             return Usage;
         }
+        return Guarded(() => Train(o, ConfigurationOf(args, o), null, stdout, stderr, ct), stderr);
+    }
+
+    private static int Guarded(Func<int> run, TextWriter stderr)
+    {
         try
         {
-            return Train(o, stdout, stderr, ct);
+            return run();
         }
         catch (UsageException e)
         {
@@ -161,18 +182,22 @@ internal static class FitCommand
                 case "--cycle-len": o.CycleLen = Int(a, Next(), 1, 10_000); break;
                 case "--cycle-mult": o.CycleMult = Int(a, Next(), 1, 100); break;
                 case "--use-clr":
-                {
-                    var v = List(a, Next(), "DIV,CUT_DIV[,MAX_MOM,MIN_MOM]");
-                    o.UseClr = new UseClr(v[0], v[1], v.Length > 2 ? v[2] : null, v.Length > 2 ? v[3] : null);
-                    break;
-                }
+                    {
+                        var v = List(a, Next(), "DIV,CUT_DIV[,MAX_MOM,MIN_MOM]");
+                        o.UseClr = new UseClr(v[0], v[1], v.Length > 2 ? v[2] : null, v.Length > 2 ? v[3] : null);
+                        break;
+                    }
                 case "--use-clr-beta":
-                {
-                    var v = List(a, Next(), "DIV,PCT[,MAX_MOM,MIN_MOM]");
-                    o.UseClrBeta = new UseClrBeta(v[0], v[1], v.Length > 2 ? v[2] : null, v.Length > 2 ? v[3] : null);
-                    break;
-                }
+                    {
+                        var v = List(a, Next(), "DIV,PCT[,MAX_MOM,MIN_MOM]");
+                        o.UseClrBeta = new UseClrBeta(v[0], v[1], v.Length > 2 ? v[2] : null, v.Length > 2 ? v[3] : null);
+                        break;
+                    }
                 case "--epochs": o.Epochs = Int(a, Next(), 1, 100_000); break;
+                case "--checkpoint-every": o.CheckpointEvery = Int(a, Next(), 1, int.MaxValue); break;
+                case "--keep": o.Keep = Int(a, Next(), 1, 1000); break;
+                case "--cycle-save-name": o.CycleSaveName = SnapshotName(a, Next()); break;
+                case "--best-save-name": o.BestSaveName = SnapshotName(a, Next()); break;
                 case "--schedule":
                     // HOOK (--schedule POLICY …): to be wired to the shared policy parser of `cadence schedule`,
                     // then trained with Learner.Fit(schedule, epochs) where --epochs sets the length.
@@ -186,6 +211,9 @@ internal static class FitCommand
         if (o.UseClr is not null && o.UseClrBeta is not null) throw new UsageException("--use-clr and --use-clr-beta: give one, not both");
         if ((o.UseClr is not null || o.UseClrBeta is not null) && o.CycleLen is null)
             throw new UsageException($"--cycle-len: required with {(o.UseClr is not null ? "--use-clr" : "--use-clr-beta")} (it sets the length of a cycle)");
+        foreach (var (given, name) in new[] { (o.CheckpointEvery is not null, "--checkpoint-every"), (o.CycleSaveName is not null, "--cycle-save-name"), (o.BestSaveName is not null, "--best-save-name") })
+            if (given && o.Out is null) throw new UsageException($"{name}: needs --out DIR (checkpoints go to DIR/checkpoints)");
+        if (o.CycleSaveName is not null && o.CycleLen is null) throw new UsageException("--cycle-save-name: needs --cycle-len (there are no cycles without it)");
         if (o.Epochs is { } e)
         {
             if (o.CycleLen is null && !o.CyclesGiven) o.Cycles = e;
@@ -194,6 +222,100 @@ internal static class FitCommand
         }
         return o;
     }
+
+    private static string SnapshotName(string option, string name)
+    {
+        if (name.Length == 0 || name.Length > 100 || name.StartsWith('.') || name.StartsWith("ckpt-", StringComparison.Ordinal)
+            || name.Any(c => !(char.IsAsciiLetterOrDigit(c) || c is '-' or '_' or '.')))
+            throw new UsageException($"{option}: expected a name of letters, digits, '-', '_' and '.' (not starting with '.' or 'ckpt-'), got '{name}'");
+        return name;
+    }
+
+    /// <summary>What a checkpoint stores to rerun this command: its arguments (paths made absolute) and the thread count.</summary>
+    private static string ConfigurationOf(string[] args, Options o)
+    {
+        var saved = new List<string>();
+        for (int i = 0; i < args.Length; i++)
+        {
+            saved.Add(args[i]);
+            if (args[i] == "--out" && i + 1 < args.Length) saved.Add(Path.GetFullPath(args[++i]));
+            else if (args[i] == "--data" && i + 2 < args.Length && args[i + 1] is "csv" or "idx") { saved.Add(args[++i]); saved.Add(Path.GetFullPath(args[++i])); }
+        }
+        using var ms = new MemoryStream();
+        using (var w = new Utf8JsonWriter(ms))
+        {
+            w.WriteStartObject();
+            w.WriteStartArray("args");
+            foreach (var a in saved) w.WriteStringValue(a);
+            w.WriteEndArray();
+            w.WriteNumber("threads", o.Threads);
+            w.WriteEndObject();
+        }
+        return System.Text.Encoding.UTF8.GetString(ms.ToArray());
+    }
+
+    /// <summary>The arguments as groups: an option and the values after it.</summary>
+    private static List<string[]> Groups(IEnumerable<string> args)
+    {
+        var groups = new List<List<string>>();
+        foreach (var a in args)
+        {
+            if (a.StartsWith("--", StringComparison.Ordinal) && a.Length > 2 || groups.Count == 0) groups.Add([a]);
+            else groups[^1].Add(a);
+        }
+        return groups.Select(g => g.ToArray()).ToList();
+    }
+
+    /// <summary>The options that decide what is computed, as text (two runs with equal keys compute the same thing).</summary>
+    private static string TrainingKey(Options o) =>
+        JsonSerializer.Serialize(o with { Threads = 0, Json = false, Out = null, CheckpointEvery = null, Keep = 0 });
+
+    /// <summary><c>cadence fit --resume DIR [--threads N] [--json] [--checkpoint-every N] [--keep K]</c>.</summary>
+    private static int Resume(string[] args, TextWriter stdout, TextWriter stderr, CancellationToken ct) => Guarded(() =>
+    {
+        var groups = Groups(args);
+        var resume = groups.Where(g => g[0] == "--resume").ToArray();
+        if (resume.Length != 1 || resume[0].Length != 2) throw new UsageException("--resume: expected one directory (--resume DIR)");
+        string path = Checkpoint.Locate(resume[0][1]);
+        var info = Checkpoint.ReadInfo(path);
+        if (info.Configuration is null) throw new UsageException($"--resume: {path} has no cadence fit configuration (it was written by a program, not by cadence fit)");
+        string[] saved;
+        int threads;
+        using (var doc = JsonDocument.Parse(info.Configuration))
+        {
+            saved = doc.RootElement.GetProperty("args").EnumerateArray().Select(a => a.GetString()!).ToArray();
+            threads = doc.RootElement.GetProperty("threads").GetInt32();
+        }
+        string parent = Path.GetDirectoryName(Path.GetFullPath(path))!;
+        string runDir = Path.GetFileName(parent) == Checkpoint.DirectoryName ? Path.GetDirectoryName(parent)! : parent;
+        var baseline = Parse(saved);
+        var extra = new List<string> { "--threads", threads.ToString(CultureInfo.InvariantCulture) };
+        var conflicts = new List<string>();
+        var savedGroups = Groups(saved);
+        foreach (var g in groups.Where(g => g[0] != "--resume"))
+        {
+            if (ResumeOptions.Contains(g[0])) { extra.AddRange(g); continue; }
+            if (g[0] == "--out")
+            {
+                if (g.Length != 2 || Path.GetFullPath(g[1]).TrimEnd('/') != runDir.TrimEnd('/'))
+                    conflicts.Add($"{string.Join(' ', g)}: a resumed run writes into the directory it resumes ({runDir})");
+                continue;
+            }
+            if (TrainingKey(Parse([.. saved, .. g])) != TrainingKey(baseline))
+            {
+                var was = savedGroups.LastOrDefault(s => s[0] == g[0]);
+                conflicts.Add($"{string.Join(' ', g)}: the checkpoint's run used {(was is null ? "the default" : string.Join(' ', was))}");
+            }
+        }
+        if (conflicts.Count > 0)
+            throw new UsageException($"--resume: {string.Join("; ", conflicts)}; a resumed run keeps the configuration it started with (drop the option, or start a new run)");
+        var o = Parse([.. saved, .. extra]);
+        o.Out = runDir;
+        var p = info.Position;
+        stderr.WriteLine(string.Create(CultureInfo.InvariantCulture,
+            $"cadence fit: resuming {path} at iteration {p.Iteration} (epoch {p.Epoch + 1}, {(p.EpochEnded ? "ended" : $"{p.BatchesDone} batches done")})"));
+        return Train(o, info.Configuration, path, stdout, stderr, ct);
+    }, stderr);
 
     private static double[] List(string name, string value, string form)
     {
@@ -220,7 +342,7 @@ internal static class FitCommand
         return v;
     }
 
-    private static int Train(Options o, TextWriter stdout, TextWriter stderr, CancellationToken ct)
+    private static int Train(Options o, string configuration, string? resumeFrom, TextWriter stdout, TextWriter stderr, CancellationToken ct)
     {
         TorchRuntime.Configure(seed: o.Seed, threads: o.Threads);
         var table = o.Json ? stderr : stdout;
@@ -250,10 +372,21 @@ internal static class FitCommand
             throw new UsageException($"--lr: give one learning rate or {spec.LayerGroups.Count} (one per layer group of {modelName}), got {o.Lr.Length}");
         OptimizerFactory opt = o.Opt == "adamw" ? OptimizerFactory.AdamW(weightDecay: o.Wd ?? 0.01) : OptimizerFactory.Sgd(weightDecay: o.Wd ?? 0);
         var callbacks = new List<Callback> { new NanGuard() };
+        CheckpointCallback? checkpoints = null;
         if (o.Out is not null)
         {
             Directory.CreateDirectory(o.Out);
             callbacks.Add(new CsvLogger(Path.Combine(o.Out, "metrics.csv")));
+            callbacks.Add(checkpoints = new CheckpointCallback(new CheckpointOptions
+            {
+                Directory = Path.Combine(o.Out, Checkpoint.DirectoryName),
+                EveryIterations = o.CheckpointEvery ?? 0,
+                Keep = o.Keep,
+                CycleSaveName = o.CycleSaveName,
+                BestSaveName = o.BestSaveName,
+                Configuration = configuration,
+                CycleEnds = CheckpointOptions.FastAi07CycleEnds(data.Train.BatchCount, o.Cycles, o.CycleLen, o.CycleMult, o.UseClr is not null || o.UseClrBeta is not null),
+            }));
         }
         using var learn = new Learner(spec.Model, data, optimizer: opt, layerGroups: spec.LayerGroups, callbacks: callbacks);
         var schedule = FastAi07.Fit(o.Lr, data.Train.BatchCount, o.Cycles, o.CycleLen, o.CycleMult, o.UseClr, o.UseClrBeta);
@@ -262,10 +395,25 @@ internal static class FitCommand
         learn.Progress = report;
         report.Header();
         var clock = Stopwatch.StartNew();
-        var result = learn.Fit(schedule, epochs, ct);
+        FitResult result;
+        try
+        {
+            result = resumeFrom is null ? learn.Fit(schedule, epochs, ct) : Checkpoint.Resume(learn, resumeFrom, schedule, epochs, ct);
+        }
+        catch (OperationCanceledException) when (checkpoints?.LastRolling is { } last)
+        {
+            report.Done();
+            stderr.WriteLine(string.Create(CultureInfo.InvariantCulture, $"cadence fit: interrupted at iteration {learn.Iteration}; checkpoint {last}"));
+            stderr.WriteLine($"cadence fit: resume with: cadence fit --resume {o.Out}");
+            return Cancelled;
+        }
         double seconds = clock.Elapsed.TotalSeconds;
         report.Done();
         if (result.StopReason is not null) stderr.WriteLine($"cadence fit: stopped early: {result.StopReason}");
+        if (result.StopReason is not null && checkpoints is not null)
+            stderr.WriteLine(checkpoints.LastRolling is { } good
+                ? $"cadence fit: the last good checkpoint is {good}"
+                : "cadence fit: no checkpoint was written before the stop");
         if (o.Out is not null)
         {
             WriteHistory(Path.Combine(o.Out, "history.json"), learn, schedule, modelName);
