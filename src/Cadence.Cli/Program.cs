@@ -11,6 +11,9 @@ public static class Program
         // Ctrl+C asks the run to stop after the current step instead of killing the process mid-write.
         using var cts = new CancellationTokenSource();
         Console.CancelKeyPress += (_, e) => { e.Cancel = true; cts.Cancel(); };
+        // SIGTERM (kill, a batch scheduler's time limit) too: `cadence fit` then checkpoints and exits cleanly.
+        using var term = System.Runtime.InteropServices.PosixSignalRegistration.Create(
+            System.Runtime.InteropServices.PosixSignal.SIGTERM, c => { c.Cancel = true; cts.Cancel(); });
         return Run(args, Console.Out, Console.Error, cts.Token);
     }
 

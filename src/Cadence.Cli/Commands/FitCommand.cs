@@ -2,6 +2,7 @@ using System.Diagnostics;
 using System.Globalization;
 using System.Text.Json;
 using Cadence.Callbacks;
+using Cadence.Checkpoints;
 using Cadence.Data;
 using Cadence.Models;
 using Cadence.Schedules;
@@ -26,6 +27,14 @@ internal static partial class FitCommand
           --tensorboard DIR      write TensorBoard event files (loss, lr and momentum per group, metrics)
           --report FILE.html     write a self-contained HTML report (configuration, schedule, epochs, charts)
           --plots DIR            write lr.png, loss.png and metrics.png into DIR
+        checkpoints (in DIR/checkpoints; with --out, one at every epoch end and on Ctrl-C/SIGTERM):
+          --checkpoint-every N   also every N iterations
+          --keep K               rolling checkpoints kept (default 3)
+          --cycle-save-name NAME fastai cycle_save_name: snapshot NAME_cyc_C after the last batch of each cycle
+          --best-save-name NAME  fastai best_save_name: snapshot NAME whenever the first metric improves
+          --resume DIR           continue the run in DIR (its newest checkpoint, or DIR itself if it is one)
+                                 with its configuration; only --threads, --json, --checkpoint-every, --keep,
+                                 --tensorboard, --report and --plots may be added
           --epochs N             epochs to train (with --schedule: sets the schedule's length)
         fastai 0.7 learn.fit options:
           --lr LR[,LR…]|auto     learning rate, or one per layer group (default 0.01); auto: run an LR range test
@@ -45,12 +54,16 @@ internal static partial class FitCommand
 
     private sealed record Options
     {
-        public TrainingOptions Training { get; } = new();
+        public TrainingOptions Training { get; init; } = new();
         public string? Out { get; set; }
         public bool Json { get; set; }
         public string? TensorBoard { get; set; }
         public string? Report { get; set; }
         public string? Plots { get; set; }
+        public long? CheckpointEvery { get; set; }
+        public int Keep { get; set; } = 3;
+        public string? CycleSaveName { get; set; }
+        public string? BestSaveName { get; set; }
         public double[] Lr { get; set; } = [0.01];
         public bool LrAuto { get; set; }
         public int Cycles { get; set; } = 1;
@@ -76,6 +89,7 @@ internal static partial class FitCommand
         try
         {
             if (args.Contains("--help") || args.Contains("-h")) { stdout.WriteLine(Help); return Ok; }
+            if (args.Contains("--resume")) return Resume(args, stdout, stderr, ct);
             o = Parse(args);
         }
         catch (UsageException e)
@@ -83,9 +97,14 @@ internal static partial class FitCommand
             stderr.WriteLine($"cadence fit: {e.Message}");
             return Usage;
         }
+        return Guarded(() => Train(o, ConfigurationOf(args, o), null, stdout, stderr, ct), stderr);
+    }
+
+    private static int Guarded(Func<int> run, TextWriter stderr)
+    {
         try
         {
-            return Train(o, stdout, stderr, ct);
+            return run();
         }
         catch (UsageException e)
         {
@@ -140,6 +159,10 @@ internal static partial class FitCommand
                 case "--tensorboard": o.TensorBoard = Next(); continue;
                 case "--report": o.Report = OutputFile(a, Next()); continue;
                 case "--plots": o.Plots = Next(); continue;
+                case "--checkpoint-every": o.CheckpointEvery = OptionValues.Integer(a, Next(), 1, int.MaxValue); continue;
+                case "--keep": o.Keep = OptionValues.Integer(a, Next(), 1, 1000); continue;
+                case "--cycle-save-name": o.CycleSaveName = SnapshotName(a, Next()); continue;
+                case "--best-save-name": o.BestSaveName = SnapshotName(a, Next()); continue;
                 case "--epochs": o.Epochs = OptionValues.Integer(a, Next(), 1, 100_000); continue;
                 case "--schedule":
                     if (o.Policy is not null) throw new UsageException("--schedule: given twice");
@@ -183,6 +206,10 @@ internal static partial class FitCommand
             }
         }
         o.Training.Validate();
+        foreach (var (given, name) in new[] { (o.CheckpointEvery is not null, "--checkpoint-every"), (o.CycleSaveName is not null, "--cycle-save-name"), (o.BestSaveName is not null, "--best-save-name") })
+            if (given && o.Out is null) throw new UsageException($"{name}: needs --out DIR (checkpoints go to DIR/checkpoints)");
+        if (o.CycleSaveName is not null && o.CycleLen is null)
+            throw new UsageException("--cycle-save-name: needs the fastai fit options with --cycle-len (there are no cycles without it)");
         if (o.Policy is not null)
         {
             ParsePolicy(o, policyTokens);
@@ -233,7 +260,7 @@ internal static partial class FitCommand
         return parts.Select(p => OptionValues.Number(name, p, 0, 1e6)).ToArray();
     }
 
-    private static int Train(Options o, TextWriter stdout, TextWriter stderr, CancellationToken ct)
+    private static int Train(Options o, string configuration, string? resumeFrom, TextWriter stdout, TextWriter stderr, CancellationToken ct)
     {
         var table = o.Json ? stderr : stdout;
         var loaded = o.Training.Load();
@@ -250,6 +277,20 @@ internal static partial class FitCommand
         long bpe = run.Data.Train.BatchCount;
         Schedule schedule;
         int epochs;
+        CheckpointCallback? checkpoints = null;
+        if (o.Out is not null)
+        {
+            learn.Add(checkpoints = new CheckpointCallback(new CheckpointOptions
+            {
+                Directory = Path.Combine(o.Out, Checkpoint.DirectoryName),
+                EveryIterations = o.CheckpointEvery ?? 0,
+                Keep = o.Keep,
+                CycleSaveName = o.CycleSaveName,
+                BestSaveName = o.BestSaveName,
+                Configuration = configuration,
+                CycleEnds = CheckpointOptions.FastAi07CycleEnds(bpe, o.Cycles, o.CycleLen, o.CycleMult, o.UseClr is not null || o.UseClrBeta is not null),
+            }));
+        }
         if (o.LrAuto || o.PolicyOptions.ContainsValue("auto")) LrAuto.Resolve(o.PolicyOptions, lr => o.Lr = [lr], learn, stderr, ct);
         if (o.Policy is not null)
         {
@@ -269,15 +310,29 @@ internal static partial class FitCommand
         FitResult Fit(IProgress<FitProgress> progress)
         {
             learn.Progress = progress;
-            return learn.Fit(schedule, epochs, ct);
+            return resumeFrom is null ? learn.Fit(schedule, epochs, ct) : Checkpoint.Resume(learn, resumeFrom, schedule, epochs, ct);
         }
         // The live bar only when a person watches: stderr is this process's terminal (not a test's writer).
         bool live = ReferenceEquals(stderr, Console.Error) && !Console.IsErrorRedirected && (o.Json || !Console.IsOutputRedirected);
-        var result = live
-            ? FitProgressDisplay.Live(AnsiConsole.Create(new AnsiConsoleSettings { Out = new AnsiConsoleOutput(Console.Error) }), metrics, epochs * bpe, Fit)
-            : FitProgressDisplay.Plain(table, stderr, metrics, Fit);
+        FitResult result;
+        try
+        {
+            result = live
+                ? FitProgressDisplay.Live(AnsiConsole.Create(new AnsiConsoleSettings { Out = new AnsiConsoleOutput(Console.Error) }), metrics, epochs * bpe, Fit)
+                : FitProgressDisplay.Plain(table, stderr, metrics, Fit);
+        }
+        catch (OperationCanceledException) when (checkpoints?.LastRolling is { } last)
+        {
+            stderr.WriteLine(string.Create(CultureInfo.InvariantCulture, $"cadence fit: interrupted at iteration {learn.Iteration}; checkpoint {last}"));
+            stderr.WriteLine($"cadence fit: resume with: cadence fit --resume {o.Out}");
+            return Cancelled;
+        }
         double seconds = clock.Elapsed.TotalSeconds;
         if (result.StopReason is not null) stderr.WriteLine($"cadence fit: stopped early: {result.StopReason}");
+        if (result.StopReason is not null && checkpoints is not null)
+            stderr.WriteLine(checkpoints.LastRolling is { } good
+                ? $"cadence fit: the last good checkpoint is {good}"
+                : "cadence fit: no checkpoint was written before the stop");
         if (o.Out is not null)
         {
             WriteHistory(Path.Combine(o.Out, "history.json"), learn, schedule, modelName);

@@ -58,7 +58,7 @@ public sealed class GradientClipping : Callback
 }
 
 /// <summary>Stops the fit when the validation loss has not improved by <see cref="MinDelta"/> for <see cref="Patience"/> epochs.</summary>
-public sealed class EarlyStopping : Callback
+public sealed class EarlyStopping : Callback, Checkpoints.ICheckpointState
 {
     private double _best;
     private int _wait;
@@ -81,6 +81,20 @@ public sealed class EarlyStopping : Callback
 
     /// <inheritdoc />
     public override void BeforeFit(Learner learner) => (_best, _wait) = (double.PositiveInfinity, 0);
+
+    /// <inheritdoc />
+    public string CheckpointKey => "early_stopping";
+
+    /// <inheritdoc />
+    public string SaveCheckpointState() => string.Create(CultureInfo.InvariantCulture, $"[\"{_best:R}\", {_wait}]");
+
+    /// <inheritdoc />
+    public void LoadCheckpointState(string json)
+    {
+        using var doc = System.Text.Json.JsonDocument.Parse(json);
+        _best = double.Parse(doc.RootElement[0].GetString()!, NumberStyles.Float, CultureInfo.InvariantCulture);
+        _wait = doc.RootElement[1].GetInt32();
+    }
 
     /// <inheritdoc />
     public override void AfterEpoch(Learner learner)
@@ -115,6 +129,9 @@ public sealed class CsvLogger : Callback
         _writer?.Dispose();
         _writer = new StreamWriter(Path, append: false);
         _writer.WriteLine(string.Join(",", new[] { "epoch", "train_loss", "valid_loss" }.Concat(learner.Metrics.Select(m => m.Name)).Append("time")));
+        // A resumed fit starts with the epochs its checkpoint restored into the recorder.
+        if (learner.StartAt is not null) foreach (var e in learner.Recorder.Epochs) WriteEpoch(e);
+        _writer.Flush();
     }
 
     /// <inheritdoc />
@@ -122,11 +139,15 @@ public sealed class CsvLogger : Callback
     {
         ArgumentNullException.ThrowIfNull(learner);
         if (_writer is null || learner.Recorder.Epochs.Count == 0) return;
-        var e = learner.Recorder.Epochs[^1];
+        WriteEpoch(learner.Recorder.Epochs[^1]);
+    }
+
+    private void WriteEpoch(EpochRecord e)
+    {
         var cells = new List<string> { (e.Epoch + 1).ToString(CultureInfo.InvariantCulture), F(e.TrainLoss), F(e.ValidLoss) };
         cells.AddRange(e.Metrics.Select(F));
         cells.Add(F(e.Seconds));
-        _writer.WriteLine(string.Join(",", cells));
+        _writer!.WriteLine(string.Join(",", cells));
         _writer.Flush();
     }
 

@@ -68,6 +68,42 @@ public sealed class DataLoader : IDisposable
         return (Dataset.Features.index_select(0, idx), Dataset.Labels.index_select(0, idx));
     }
 
+    /// <summary>
+    /// The loader's shuffling state: the order of the current epoch (null when not shuffling or before the first
+    /// epoch) and the generator's state after drawing it. A checkpoint stores it so a resumed run sees the same data
+    /// order, mid-epoch included, and draws the same orders afterwards.
+    /// </summary>
+    public DataLoaderState GetState()
+    {
+        if (!Shuffle) return new DataLoaderState(null, null);
+        using var state = _generator!.get_state();
+        return new DataLoaderState(_order?.data<long>().ToArray(), state.data<byte>().ToArray());
+    }
+
+    /// <summary>Restores what <see cref="GetState"/> returned (the next <see cref="StartEpoch"/> continues from it).</summary>
+    /// <exception cref="ArgumentException">The state does not fit this loader (shuffling, dataset size).</exception>
+    public void SetState(DataLoaderState state)
+    {
+        ArgumentNullException.ThrowIfNull(state);
+        if (!Shuffle)
+        {
+            if (state.GeneratorState is not null || state.Order is not null)
+                throw new ArgumentException("the saved loader shuffled, this one does not", nameof(state));
+            return;
+        }
+        if (state.GeneratorState is null) throw new ArgumentException("the saved loader did not shuffle, this one does", nameof(state));
+        if (state.Order is { } order && order.Length != Dataset.Count)
+            throw new ArgumentException($"the saved order has {order.Length} samples, the dataset {Dataset.Count}", nameof(state));
+        using (var generatorState = torch.tensor(state.GeneratorState, ScalarType.Byte)) _generator!.set_state(generatorState);
+        _order?.Dispose();
+        _order = null;
+        if (state.Order is { } o)
+        {
+            using var scope = NewDisposeScope();
+            _order = torch.tensor(o, ScalarType.Int64).DetachFromDisposeScope();
+        }
+    }
+
     /// <summary>The sample indices of every batch of the current epoch (for tests and inspection).</summary>
     public long[][] Indices()
     {
@@ -97,6 +133,11 @@ public sealed class DataLoader : IDisposable
         _generator?.Dispose();
     }
 }
+
+/// <summary>A <see cref="DataLoader"/>'s shuffling state (see <see cref="DataLoader.GetState"/>).</summary>
+/// <param name="Order">Sample order of the current epoch, or null.</param>
+/// <param name="GeneratorState">State of the shuffling generator (TorchSharp <c>Generator.get_state</c>), or null when not shuffling.</param>
+public sealed record DataLoaderState(long[]? Order, byte[]? GeneratorState);
 
 /// <summary>A training and a validation loader (fastai's <c>DataLoaders</c>); owns both loaders and their datasets.</summary>
 public sealed class DataLoaders : IDisposable

@@ -50,6 +50,8 @@ public sealed class Learner : IDisposable
     private double[] _mom = [];
     private Schedule? _schedule;
     private bool _fitting;
+    private bool _epochEnded, _orderDrawn;
+    private Action? _onResume;
     private readonly Action _oneBatch;
 
     /// <summary>Creates a learner.</summary>
@@ -126,6 +128,18 @@ public sealed class Learner : IDisposable
     /// <summary>Index of the current batch in its epoch.</summary>
     public long Batch { get; private set; }
 
+    /// <summary>Training batches of the current epoch that are done.</summary>
+    public long BatchesDone { get; private set; }
+
+    /// <summary>Where the current fit stands (what a checkpoint records to resume it).</summary>
+    public TrainingPosition Position => new(Iteration, Epoch, BatchesDone, _epochEnded, _orderDrawn);
+
+    /// <summary>
+    /// The position the next (or current) fit starts from instead of step 0, or null. Set by
+    /// <c>Checkpoint.Restore</c> together with the state that goes with it; cleared when that fit ends.
+    /// </summary>
+    public TrainingPosition? StartAt { get; private set; }
+
     /// <summary>Whether the current batch is a training batch.</summary>
     public bool Training { get; private set; }
 
@@ -145,10 +159,10 @@ public sealed class Learner : IDisposable
     public double Loss { get; private set; } = double.NaN;
 
     /// <summary>Validation loss of the last validation pass.</summary>
-    public double ValidLoss { get; private set; } = double.NaN;
+    public double ValidLoss { get; internal set; } = double.NaN;
 
     /// <summary>Metric values of the last validation pass, in the order of <see cref="Metrics"/>.</summary>
-    public IReadOnlyList<double> MetricValues { get; private set; } = [];
+    public IReadOnlyList<double> MetricValues { get; internal set; } = [];
 
     /// <summary>Why the current fit stopped early (set by whoever cancelled it with a reason).</summary>
     public string? StopReason { get; private set; }
@@ -173,6 +187,16 @@ public sealed class Learner : IDisposable
     {
         if (scope == Scope.Fit && reason is not null) StopReason = reason;
         throw new CancelScopeException(scope, reason);
+    }
+
+    /// <summary>
+    /// Makes the next fit start at <paramref name="position"/>; <paramref name="onStart"/> runs after the
+    /// <see cref="Callback.BeforeFit"/> callbacks, before the first batch (it restores what they would reset).
+    /// </summary>
+    internal void ResumeAt(TrainingPosition position, Action? onStart)
+    {
+        if (_fitting) throw new InvalidOperationException("cannot resume while Fit is running");
+        (StartAt, _onResume) = (position, onStart);
     }
 
     /// <summary>Freezes every layer group but the last (fastai <c>freeze</c>).</summary>
@@ -250,7 +274,8 @@ public sealed class Learner : IDisposable
     /// <summary>
     /// Trains <paramref name="epochs"/> epochs with any schedule: step t of the schedule is the t-th optimizer step of
     /// this fit. The schedule has one group, applied to every layer group, or one group per layer group. A schedule
-    /// without momentum leaves the optimizer's momentum / β1 alone.
+    /// without momentum leaves the optimizer's momentum / β1 alone. After <c>Checkpoint.Restore</c> (see
+    /// <see cref="StartAt"/>) the fit continues from the checkpoint's position instead of step 0.
     /// </summary>
     /// <exception cref="ArgumentException">The schedule's groups or length do not match the learner and the epochs.</exception>
     /// <exception cref="OperationCanceledException">The token was cancelled (after the callbacks' cancel and end events ran).</exception>
@@ -270,38 +295,52 @@ public sealed class Learner : IDisposable
                 $"the schedule is {len} steps long but {epochs} epochs of {batches} batches take {total} steps; build it for {batches} batches per epoch", nameof(schedule));
         if (schedule.StepLimit is { } limit && limit < total - 1)
             throw new ArgumentException($"the schedule is defined up to step {limit} but the fit needs {total} steps: {schedule.StepLimitReason}", nameof(schedule));
+        var start = StartAt;
+        if (start is { } at && (at.Iteration < 0 || at.Iteration > total || at.Epoch < 0 || at.Epoch >= epochs || at.BatchesDone < 0 || at.BatchesDone > batches))
+            throw new ArgumentException(
+                $"cannot resume at iteration {at.Iteration} (epoch {at.Epoch + 1}, batch {at.BatchesDone}) a fit of {epochs} epochs of {batches} batches", nameof(epochs));
 
         _schedule = schedule;
         _lr = new double[schedule.Groups];
         _mom = new double[schedule.Groups];
         Epochs = epochs;
         Epoch = 0;
-        Iteration = 0;
+        Iteration = start?.Iteration ?? 0;
         StopReason = null;
         ValidLoss = double.NaN;
         MetricValues = [];
         var writer = HyperParams;
         var clock = Stopwatch.StartNew();
-        int epochsDone = 0;
+        int firstEpoch = start is { } s0 ? s0.Epoch + (s0.EpochEnded ? 1 : 0) : 0;
+        int epochsDone = firstEpoch;
         _fitting = true;
         try
         {
             Run(Scope.Fit, static (c, l) => c.BeforeFit(l), static (c, l) => c.AfterCancelFit(l), static (c, l) => c.AfterFit(l), () =>
             {
-                for (Epoch = 0; Epoch < epochs; Epoch++)
+                var onStart = _onResume;
+                _onResume = null;
+                onStart?.Invoke();
+                for (Epoch = firstEpoch; Epoch < epochs; Epoch++)
                 {
+                    // A resumed epoch continues after its last done batch, with the data order its checkpoint restored.
+                    bool resumed = start is { EpochEnded: false } s && s.Epoch == Epoch;
+                    long from = resumed ? start!.Value.BatchesDone : 0;
+                    (_epochEnded, _orderDrawn, BatchesDone) = (false, resumed && start!.Value.OrderDrawn, from);
                     Run(Scope.Epoch, static (c, l) => c.BeforeEpoch(l), static (c, l) => c.AfterCancelEpoch(l), static (c, l) => c.AfterEpoch(l), () =>
                     {
-                        TrainEpoch(writer, batches, cancellationToken);
+                        TrainEpoch(writer, batches, from, cancellationToken);
                         epochsDone++;
                         ValidateEpoch(cancellationToken);
-                    });
+                    }, () => _epochEnded = true);
                 }
             });
         }
         finally
         {
             _fitting = false;
+            StartAt = null;
+            _onResume = null;
             X = Y = Output = LossTensor = null;
         }
         cancellationToken.ThrowIfCancellationRequested();
@@ -310,16 +349,21 @@ public sealed class Learner : IDisposable
         return new FitResult(epochsDone, Iteration, Recorder.SmoothLoss, ValidLoss, metrics, clock.Elapsed.TotalSeconds, StopReason);
     }
 
-    private void TrainEpoch(HyperParamWriter writer, long batches, CancellationToken ct)
+    private void TrainEpoch(HyperParamWriter writer, long batches, long from, CancellationToken ct)
     {
         Model.train();
         Training = true;
-        Data.Train.StartEpoch();
-        for (Batch = 0; Batch < batches; Batch++)
+        if (!_orderDrawn)
+        {
+            Data.Train.StartEpoch();
+            _orderDrawn = true;
+        }
+        for (Batch = from; Batch < batches; Batch++)
         {
             if (ct.IsCancellationRequested) Cancel(Scope.Fit, "cancelled");
             using var scope = NewDisposeScope();
             Run(Scope.Batch, static (c, l) => c.BeforeBatch(l), static (c, l) => c.AfterCancelBatch(l), static (c, l) => c.AfterBatch(l), _oneBatch);
+            BatchesDone = Batch + 1;
             X = Y = Output = LossTensor = null;
             Progress?.Report(new FitProgress(Epoch, Epochs, Batch + 1, batches, Iteration, Recorder.SmoothLoss, LastLr(writer), null));
         }
@@ -343,6 +387,7 @@ public sealed class Learner : IDisposable
         Each(static (c, l) => c.BeforeStep(l));
         Optimizer.step();
         Iteration++;
+        BatchesDone = Batch + 1;
         Each(static (c, l) => c.AfterStep(l));
     }
 
@@ -390,7 +435,8 @@ public sealed class Learner : IDisposable
         Each(static (c, l) => c.AfterValidate(l));
     }
 
-    private void Run(Scope scope, Action<Callback, Learner> before, Action<Callback, Learner> afterCancel, Action<Callback, Learner> after, Action body)
+    private void Run(Scope scope, Action<Callback, Learner> before, Action<Callback, Learner> afterCancel, Action<Callback, Learner> after, Action body,
+        Action? beforeAfter = null)
     {
         try
         {
@@ -401,6 +447,7 @@ public sealed class Learner : IDisposable
         {
             Each(afterCancel);
         }
+        beforeAfter?.Invoke();
         Each(after);
     }
 

@@ -22,7 +22,8 @@ public sealed record EpochRecord(int Epoch, double TrainLoss, double ValidLoss, 
 /// <summary>
 /// fastai's <c>Recorder</c>, for every parameter group rather than the last one: per step the lr and momentum each
 /// group actually used and the raw and smoothed loss; per epoch train and validation loss, metrics and time.
-/// Always installed on a <see cref="Learner"/>; history is cleared at the start of each fit.
+/// Always installed on a <see cref="Learner"/>; history is cleared at the start of each fit, except a fit resumed
+/// from a checkpoint, which continues the checkpoint's history.
 /// </summary>
 public sealed class Recorder : Callback
 {
@@ -54,12 +55,27 @@ public sealed class Recorder : Callback
     public override void BeforeFit(Learner learner)
     {
         ArgumentNullException.ThrowIfNull(learner);
+        MetricNames = learner.Metrics.Select(m => m.Name).ToArray();
+        // A resumed fit keeps the history its checkpoint restored (see Restore).
+        if (learner.StartAt is not null) return;
         _steps.Clear();
         _epochs.Clear();
         _average = 0;
         _count = 0;
         SmoothLoss = double.NaN;
-        MetricNames = learner.Metrics.Select(m => m.Name).ToArray();
+    }
+
+    /// <summary>The whole history and the loss smoother's state, for a checkpoint.</summary>
+    internal RecorderSnapshot Snapshot() => new([.. _steps], [.. _epochs], _average, _count, SmoothLoss);
+
+    /// <summary>Replaces the history and the smoother's state with a checkpoint's.</summary>
+    internal void Restore(RecorderSnapshot snapshot)
+    {
+        _steps.Clear();
+        _steps.AddRange(snapshot.Steps);
+        _epochs.Clear();
+        _epochs.AddRange(snapshot.Epochs);
+        (_average, _count, SmoothLoss) = (snapshot.Average, snapshot.Count, snapshot.SmoothLoss);
     }
 
     /// <inheritdoc />
@@ -105,3 +121,6 @@ public sealed class Recorder : Callback
             learner.Iteration, SmoothLoss, learner.HyperParams.GetLr(learner.HyperParams.Groups - 1), record));
     }
 }
+
+/// <summary>What a checkpoint keeps of a <see cref="Recorder"/>: its history and the smoother's running sums.</summary>
+internal sealed record RecorderSnapshot(StepRecord[] Steps, EpochRecord[] Epochs, double Average, long Count, double SmoothLoss);
