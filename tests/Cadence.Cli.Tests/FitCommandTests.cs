@@ -194,4 +194,19 @@ public sealed class FitCommandTests : IDisposable
         Assert.Equal(2, code);
         Assert.StartsWith("cadence fit: --report: the folder ", stderr);
     }
+
+    [Fact]
+    public void Resume_of_a_schedule_run_refuses_a_changed_policy_option_and_accepts_the_same()
+    {
+        var csv = WriteCsv();
+        var outDir = Path.Combine(_dir, "run");
+        var (code, _, stderr) = Run("--data", "csv", csv, "--target", "label", "--bs", "16", "--threads", "1",
+            "--epochs", "1", "--schedule", "one-cycle", "--max-lr", "0.05", "--out", outDir);
+        Assert.True(code == 0, stderr);
+        var (changed, _, error) = Run("--resume", outDir, "--max-lr", "0.2");
+        Assert.Equal(2, changed);
+        Assert.StartsWith("cadence fit: --resume: --max-lr 0.2: the checkpoint's run used --max-lr 0.05;", error, StringComparison.Ordinal);
+        var (same, _, err2) = Run("--resume", outDir, "--max-lr", "0.05", "--json");
+        Assert.True(same == 0, err2);
+    }
 }

@@ -67,6 +67,20 @@ internal static partial class FitCommand
             Plots = null,
         });
 
+    /// <summary>
+    /// Whether adding option group <paramref name="g"/> to the saved arguments computes the same run. A policy option
+    /// the saved run already gave counts as a change when its value differs (the policy parser refuses repeats).
+    /// </summary>
+    private static bool SameTraining(string[] saved, string[] g, Options baseline)
+    {
+        try { return TrainingKey(Parse([.. saved, .. g])) == TrainingKey(baseline); }
+        catch (UsageException)
+        {
+            var previous = Groups(saved).LastOrDefault(s => s[0] == g[0]);
+            return previous is not null && previous.SequenceEqual(g);
+        }
+    }
+
     /// <summary><c>cadence fit --resume DIR [--threads N] [--json] [--checkpoint-every N] [--keep K] …</c>.</summary>
     private static int Resume(string[] args, TextWriter stdout, TextWriter stderr, CancellationToken ct) => Guarded(() =>
     {
@@ -98,7 +112,7 @@ internal static partial class FitCommand
                     conflicts.Add($"{string.Join(' ', g)}: a resumed run writes into the directory it resumes ({runDir})");
                 continue;
             }
-            if (TrainingKey(Parse([.. saved, .. g])) != TrainingKey(baseline))
+            if (!SameTraining(saved, g, baseline))
             {
                 var was = savedGroups.LastOrDefault(s => s[0] == g[0]);
                 conflicts.Add($"{string.Join(' ', g)}: the checkpoint's run used {(was is null ? "the default" : string.Join(' ', was))}");
