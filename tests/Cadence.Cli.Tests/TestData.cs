@@ -25,3 +25,21 @@ internal static class TestData
         return csv;
     }
 }
+
+public sealed class HelpTextTests
+{
+    [Theory]
+    [InlineData("fit")]
+    [InlineData("lr-find")]
+    [InlineData("compare")]
+    [InlineData("sweep")]
+    [InlineData("schedule")]
+    public void Every_option_of_a_help_text_starts_its_own_line(string command)
+    {
+        var stdout = new StringWriter();
+        int code = Program.Run([command, "--help"], stdout, new StringWriter(), CancellationToken.None);
+        Assert.Equal(0, code);
+        var glued = stdout.ToString().Split('\n').Where(l => System.Text.RegularExpressions.Regex.IsMatch(l, @"\S  +--[a-z]")).ToArray();
+        Assert.True(glued.Length == 0, "options glued to the text before them:\n" + string.Join("\n", glued));
+    }
+}

@@ -19,7 +19,7 @@ internal static class CompareCommand
                                  cadence compare --epochs 5 --seeds 3 --target-accuracy 0.91 \
                                    "clr: fit lr=0.1 cycle-len=5 use-clr=32,5" "one-cycle max-lr=0.1" "constant lr=0.01"
                                  The data fills batches/steps per epoch and, from --epochs, epochs/total-steps/t-max.
-        """ + TrainingOptions.Help + ExperimentOptions.Help + """
+        """ + "\n" + TrainingOptions.Help + "\n" + ExperimentOptions.Help + "\n" + """
           --target-accuracy A    report the epoch (and iteration) at which each run first reached accuracy A;
                                  accuracy is measured at the end of each epoch
         With --out DIR: results.csv (one row per run: seed, status, accuracy, best accuracy, valid loss, target

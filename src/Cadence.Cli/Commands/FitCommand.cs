@@ -21,7 +21,7 @@ internal static partial class FitCommand
 
     public const string Help = """
         usage: cadence fit [options] [fastai fit options | --schedule POLICY [policy options]]
-        """ + TrainingOptions.Help + """
+        """ + "\n" + TrainingOptions.Help + "\n" + """
           --out DIR              write history.json, metrics.csv and model.dat
           --json                 print one final JSON line (the table goes to stderr)
           --tensorboard DIR      write TensorBoard event files (loss, lr and momentum per group, metrics)

@@ -17,7 +17,7 @@ internal static class LrFindCommand
 
     public const string Help = """
         usage: cadence lr-find [options]
-        """ + TrainingOptions.Help + """
+        """ + "\n" + TrainingOptions.Help + "\n" + """
         range test (fastai lr_find; defaults of fastai v2):
           --start-lr X           lr of the first batch (default 1e-7; 1e-5 with --mode fastai07)
           --end-lr X             lr the sweep heads for, never reached (default 10)

@@ -24,7 +24,7 @@ internal static class SweepCommand
                                  a tuple option by component: use-clr div cut-div [max-mom min-mom], use-clr-beta
                                  div pct [max-mom min-mom], moms start middle end; --use-clr 32,5 is one fixed tuple
           e.g. cadence sweep fit --lr 0.1 --cycle-len 3 --use-clr "div=10,20,32,40 cut-div=3,5,10" --seeds 3 --out clr-grid
-        """ + TrainingOptions.Help + ExperimentOptions.Help + """
+        """ + "\n" + TrainingOptions.Help + "\n" + ExperimentOptions.Help + "\n" + """
           --metric accuracy|best_accuracy|valid_loss   the table's value: at the last epoch, or the best epoch's accuracy
                                  (default accuracy)
           --max-minutes M        bound the whole sweep: the run in progress at M minutes is stopped (not recorded) and
