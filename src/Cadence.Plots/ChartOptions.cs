@@ -39,6 +39,18 @@ public sealed record ChartOptions
 /// <param name="Y">Y values; non-finite values are left out of the line.</param>
 public sealed record Series(string Name, IReadOnlyList<double> X, IReadOnlyList<double> Y)
 {
+    /// <summary>
+    /// Half-width of a band drawn around the line (Y − Spread … Y + Spread), e.g. the standard deviation over seeds; as
+    /// many values as <see cref="Y"/>, non-finite ones leave the band out at that point; <see langword="null"/>: no band.
+    /// </summary>
+    public IReadOnlyList<double>? Spread { get; init; }
+
+    /// <summary>
+    /// Mark each point (a few measurements, such as one per epoch, rather than a curve); when every series is marked and
+    /// its x values are whole numbers, the x axis ticks whole numbers only.
+    /// </summary>
+    public bool Markers { get; init; }
+
     /// <summary>The last parameter group's learning rate of <paramref name="schedule"/> at steps 0 … <paramref name="iterations"/> − 1.</summary>
     public static Series FromSchedule(string name, Cadence.Schedules.Schedule schedule, long iterations)
     {

@@ -170,6 +170,7 @@ public static class Plots
         options.Validate();
         if (series.Count == 0) throw new ArgumentException("needs at least one series", nameof(series));
         var plot = Style.NewPlot(options.Title ?? "Comparison", xLabel, yLabel);
+        bool wholeX = series.All(s => s is { Markers: true } && s.X.All(x => !double.IsFinite(x) || x == Math.Round(x)));
         for (int i = 0; i < series.Count; i++)
         {
             var s = series[i] ?? throw new ArgumentException($"series[{i}] is null", nameof(series));
@@ -177,11 +178,120 @@ public static class Plots
                 throw new ArgumentException($"series '{s.Name}' has {s.X.Count} x values and {s.Y.Count} y values; they must match", nameof(series));
             var idx = Enumerable.Range(0, s.X.Count).Where(j => double.IsFinite(s.X[j]) && double.IsFinite(s.Y[j])).ToArray();
             if (idx.Length == 0) throw new ArgumentException($"series '{s.Name}' has no finite point", nameof(series));
+            if (s.Spread is { } spread)
+            {
+                if (spread.Count != s.Y.Count)
+                    throw new ArgumentException($"series '{s.Name}' has {s.Y.Count} y values and {spread.Count} spread values; they must match", nameof(series));
+                var band = idx.Where(j => double.IsFinite(spread[j])).ToArray();
+                if (band.Length > 1)
+                {
+                    var fill = plot.Add.FillY(band.Select(j => s.X[j]).ToArray(), band.Select(j => s.Y[j] - spread[j]).ToArray(),
+                        band.Select(j => s.Y[j] + spread[j]).ToArray());
+                    fill.FillColor = Style.Color(i).WithAlpha(0.18);
+                    fill.LineWidth = 0;
+                }
+            }
             var line = plot.Add.ScatterLine(idx.Select(j => s.X[j]).ToArray(), idx.Select(j => s.Y[j]).ToArray(), Style.Color(i));
             line.LegendText = s.Name;
             line.LineWidth = 2;
+            if (s.Markers) line.MarkerSize = 7;
+        }
+        if (wholeX)
+        {
+            // Per-epoch data: no tick between epochs, and room for the end markers.
+            plot.Axes.Bottom.TickGenerator = new ScottPlot.TickGenerators.NumericAutomatic { IntegerTicksOnly = true };
+            plot.Axes.Margins(Style.MarginEpochX, Style.MarginY);
         }
         return Finish(options, plot);
+    }
+
+    /// <summary>
+    /// A heat-map of a grid of values (a sweep's metric over two of its options): one cell per (row, column), coloured
+    /// by value with a colour bar, and its value written in it; missing values (NaN or infinite: a diverged or unrun
+    /// configuration) are grey cells marked "—". Row 0 is the top row.
+    /// </summary>
+    /// <param name="rowLabels">Text beside each row, top to bottom; as many as <paramref name="values"/> has rows.</param>
+    /// <param name="columnLabels">Text under each column, left to right; as many as <paramref name="values"/> has columns.</param>
+    /// <param name="values">The values, <c>values[row, column]</c>; at least one cell.</param>
+    /// <param name="title">Title at the top.</param>
+    /// <param name="colorbarLabel">Label of the colour bar (what the values are).</param>
+    /// <param name="rowAxisLabel">Label of the vertical axis (the option the rows vary), or <see langword="null"/>.</param>
+    /// <param name="columnAxisLabel">Label of the horizontal axis (the option the columns vary), or <see langword="null"/>.</param>
+    /// <param name="valueFormat">.NET numeric format of the values written in the cells; default <c>0.000</c>.</param>
+    /// <param name="options">Size (the title here is ignored in favour of <paramref name="title"/>).</param>
+    public static Chart HeatmapChart(IReadOnlyList<string> rowLabels, IReadOnlyList<string> columnLabels, double[,] values,
+        string title, string colorbarLabel, string? rowAxisLabel = null, string? columnAxisLabel = null, string valueFormat = "0.000",
+        ChartOptions? options = null)
+    {
+        ArgumentNullException.ThrowIfNull(rowLabels);
+        ArgumentNullException.ThrowIfNull(columnLabels);
+        ArgumentNullException.ThrowIfNull(values);
+        ArgumentNullException.ThrowIfNull(title);
+        ArgumentNullException.ThrowIfNull(colorbarLabel);
+        ArgumentException.ThrowIfNullOrWhiteSpace(valueFormat);
+        options ??= new ChartOptions();
+        options.Validate();
+        int rows = values.GetLength(0), cols = values.GetLength(1);
+        if (rows == 0 || cols == 0) throw new ArgumentException($"needs at least one cell, got {rows} rows × {cols} columns", nameof(values));
+        if (rowLabels.Count != rows)
+            throw new ArgumentException($"needs one label per row: values has {rows} rows, rowLabels has {rowLabels.Count} labels", nameof(rowLabels));
+        if (columnLabels.Count != cols)
+            throw new ArgumentException($"needs one label per column: values has {cols} columns, columnLabels has {columnLabels.Count} labels", nameof(columnLabels));
+
+        var finite = values.Cast<double>().Where(double.IsFinite).ToArray();
+        // A colour scale needs a span: one distinct value (or none) gets a small one around it.
+        double lo = finite.Length > 0 ? finite.Min() : 0, hi = finite.Length > 0 ? finite.Max() : 1;
+        if (hi - lo < 1e-12) (lo, hi) = (lo - Math.Max(Math.Abs(lo) * 0.01, 1e-6), hi + Math.Max(Math.Abs(hi) * 0.01, 1e-6));
+        var cells = new double[rows, cols];
+        for (int r = 0; r < rows; r++)
+            for (int c = 0; c < cols; c++)
+                cells[r, c] = double.IsFinite(values[r, c]) ? values[r, c] : double.NaN;
+
+        var plot = Style.NewPlot(title, columnAxisLabel ?? "", rowAxisLabel ?? "");
+        // ScottPlot cannot scale a grid without a finite value; the grey cells drawn below cover such a grid anyway.
+        var map = plot.Add.Heatmap(finite.Length > 0 ? cells : new double[rows, cols]);
+        map.Colormap = new ScottPlot.Colormaps.Viridis();
+        map.ManualRange = new ScottPlot.Range(lo, hi);
+        map.Rectangle = new CoordinateRect(-0.5, cols - 0.5, -0.5, rows - 0.5);
+        map.NaNCellColor = Colors.LightGray;
+        // Rectangles rather than one bitmap: crisp cells at any size and real shapes in SVG.
+        map.RenderStrategy = new ScottPlot.Plottables.Heatmap.RenderStrategies.Rectangles();
+        var bar = plot.Add.ColorBar(map);
+        bar.Label = colorbarLabel;
+        bar.LabelStyle.FontName = Style.Font;
+        bar.Axis.TickLabelStyle.FontName = Style.Font;
+
+        // Cell text sized to fit the cell: about 6 characters across, at most 14 px.
+        float cellPx = Math.Min(options.Width * 0.8f / cols / 6f, options.Height * 0.7f / rows / 2f);
+        float fontSize = Math.Clamp(cellPx, 7f, 14f);
+        for (int r = 0; r < rows; r++)
+            for (int c = 0; c < cols; c++)
+            {
+                double v = cells[r, c], y = rows - 1 - r;
+                if (double.IsNaN(v))
+                {
+                    var missing = plot.Add.Rectangle(c - 0.5, c + 0.5, y - 0.5, y + 0.5);
+                    missing.FillColor = Colors.LightGray;
+                    missing.LineColor = Colors.White;
+                    missing.LineWidth = 1;
+                }
+                var shade = map.Colormap.GetColor((v - lo) / (hi - lo));
+                bool dark = !double.IsNaN(v) && 0.2126 * shade.R + 0.7152 * shade.G + 0.0722 * shade.B < 140;
+                var text = plot.Add.Text(double.IsNaN(v) ? "—" : v.ToString(valueFormat, CultureInfo.InvariantCulture), c, y);
+                text.LabelFontName = Style.Font;
+                text.LabelFontSize = fontSize;
+                text.LabelFontColor = double.IsNaN(v) ? Colors.DimGray : dark ? Colors.White : Colors.Black;
+                text.LabelBold = true;
+                text.Alignment = Alignment.MiddleCenter;
+            }
+        plot.Axes.Bottom.TickGenerator = new ScottPlot.TickGenerators.NumericManual(
+            Enumerable.Range(0, cols).Select(c => (double)c).ToArray(), columnLabels.ToArray());
+        plot.Axes.Left.TickGenerator = new ScottPlot.TickGenerators.NumericManual(
+            Enumerable.Range(0, rows).Select(r => (double)(rows - 1 - r)).ToArray(), rowLabels.ToArray());
+        plot.HideGrid();
+        plot.Axes.SetLimits(-0.5, cols - 0.5, -0.5, rows - 0.5);
+        plot.HideLegend();
+        return new Chart(title, options.Width, options.Height, (plot, 1f));
     }
 
     /// <summary>Saves <see cref="ScheduleChart"/> to <paramref name="path"/> (<c>.png</c> or <c>.svg</c>).</summary>

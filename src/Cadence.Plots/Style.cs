@@ -19,6 +19,9 @@ internal static class Style
     /// </summary>
     private static readonly string FontFamily = PickFont();
 
+    /// <summary>The font family every text of a chart uses.</summary>
+    public static string Font => FontFamily;
+
     public static Color Color(int index) => Palette.GetColor(index);
 
     private static string PickFont()

@@ -117,6 +117,10 @@ public sealed class SweepCommandTests : IDisposable
         Assert.Equal(["ok", "ok", "diverged", "diverged"], cells.Select(c => c.GetProperty("status").GetString()));
         Assert.Equal("1e4", cells[2].GetProperty("at").GetProperty("lr").GetString());
         Assert.Equal(["lr", "cut-div"], results.RootElement.GetProperty("axes").EnumerateArray().Select(a => a.GetProperty("name").GetString()));
+        // The heat-map of the two axes, diverged cells included (grey, "—"), and the report holding it.
+        ExperimentChartsTests.AssertPng(Path.Combine(outDir, "heatmap.png"));
+        var html = ExperimentChartsTests.AssertReport(outDir, 1);
+        Assert.Contains("lr=1e4 cut-div=3 seed 0: diverged: loss is NaN", html);
     }
 
     [Fact]

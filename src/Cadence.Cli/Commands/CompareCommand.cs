@@ -24,7 +24,9 @@ internal static class CompareCommand
                                  accuracy is measured at the end of each epoch
         With --out DIR: results.csv (one row per run: seed, status, accuracy, best accuracy, valid loss, target
         epoch/iteration, seconds, reason) and results.json (per schedule its lr and momentum per iteration and a
-        summary; per run its per-epoch history), written when the comparison ends or is interrupted.
+        summary; per run its per-epoch history), written when the comparison ends or is interrupted; charts
+        schedules.png (lr per iteration), accuracy.png and valid_loss.png (per epoch, mean ± std over seeds) and
+        report.html (configuration, table, each schedule explained, the charts; one self-contained file).
         Every schedule and seed trains exactly what `cadence fit` trains with the same options and --seed.
         Ctrl+C stops the run in progress (it is not recorded) and writes what finished.
         """;
@@ -135,9 +137,10 @@ internal static class CompareCommand
         {
             ResultsCsv.WriteAll(Path.Combine(x.Out, "results.csv"), runs);
             AtomicFile.Write(Path.Combine(x.Out, "results.json"), Json.Build(w => WriteResults(w, o, setup, summaries, plans), indented: true));
-            // Integration point for Cadence.Plots (charts and the HTML report): overlaid lr schedules and validation
-            // accuracy per epoch are drawn from `summaries` and `plans`, or from results.json, which holds all of them.
             table.WriteLine($"results: {Path.Combine(x.Out, "results.csv")}, {Path.Combine(x.Out, "results.json")}");
+            var (header, rows) = Table(summaries, o.TargetAccuracy);
+            var files = ExperimentCharts.Compare(x.Out, x, o.TargetAccuracy, summaries, plans, header, rows);
+            table.WriteLine($"charts: {string.Join(", ", files.Select(f => Path.Combine(x.Out, f)))}");
         }
         if (x.Json) stdout.WriteLine(System.Text.Encoding.UTF8.GetString(Json.Build(w => WriteSummary(w, setup, seeds, o.TargetAccuracy, summaries, cancelled))));
         if (cancelled)
@@ -149,6 +152,17 @@ internal static class CompareCommand
     }
 
     private static void PrintTable(TextWriter table, List<Summary> summaries, double? target)
+    {
+        var (header, rows) = Table(summaries, target);
+        TextTable.Write(table, header, rows);
+        foreach (var s in summaries)
+            foreach (var r in s.Runs.Where(r => r.Status != RunStatus.Ok))
+                table.WriteLine($"  {s.Label} seed {r.Seed}: {r.Status.ToString().ToLowerInvariant()}: {r.Reason}");
+        if (target is not null) table.WriteLine("(target: mean epoch/iteration over the runs that reached it; accuracy is measured at the end of each epoch)");
+    }
+
+    /// <summary>The results table's header and rows, as the terminal and the HTML report show them.</summary>
+    internal static (List<string> Header, List<IReadOnlyList<string>> Rows) Table(List<Summary> summaries, double? target)
     {
         var header = new List<string> { "schedule", "runs", "accuracy", "best accuracy", "valid loss" };
         string t = target is { } a ? a.ToString("0.####", CultureInfo.InvariantCulture) : "";
@@ -172,11 +186,7 @@ internal static class CompareCommand
             row.Add(TextTable.Seconds(s.Runs.Count == 0 ? double.NaN : s.Runs.Average(r => r.Seconds)));
             rows.Add(row);
         }
-        TextTable.Write(table, header, rows);
-        foreach (var s in summaries)
-            foreach (var r in s.Runs.Where(r => r.Status != RunStatus.Ok))
-                table.WriteLine($"  {s.Label} seed {r.Seed}: {r.Status.ToString().ToLowerInvariant()}: {r.Reason}");
-        if (target is not null) table.WriteLine("(target: mean epoch/iteration over the runs that reached it; accuracy is measured at the end of each epoch)");
+        return (header, rows);
     }
 
     private static void WriteSummaryFields(Utf8JsonWriter w, Summary s, double? target)

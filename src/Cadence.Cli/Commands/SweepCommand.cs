@@ -32,8 +32,9 @@ internal static class SweepCommand
           --resume               continue the sweep in --out DIR: skip each (cell, seed) already in DIR/sweep.csv (the
                                  file must come from a sweep with the same data, model and optimizer options)
         With --out DIR: sweep.csv gets one row per (cell, seed) as soon as it finishes (seed, status, accuracy, best
-        accuracy, valid loss, seconds, reason); results.json (axes, cells, per-seed values: the heat-map's data) is
-        written at the end. A cell whose runs diverge (NaN loss) is marked, with the reason, and the sweep goes on.
+        accuracy, valid loss, seconds, reason); results.json (axes, cells, per-seed values: the heat-map's data),
+        heatmap.png (the metric, mean over seeds, over the last two swept options; one heatmap-OPTION=VALUE….png per
+        value of the others; one row for one option) and report.html (configuration, table, heat-maps) at the end. A cell whose runs diverge (NaN loss) is marked, with the reason, and the sweep goes on.
         Runs go seed by seed over the whole grid, so an early stop still covers every cell once.
         Ctrl+C stops the run in progress (it is not recorded); sweep.csv keeps every finished run.
         """;
@@ -174,9 +175,12 @@ internal static class SweepCommand
         if (x.Out is not null)
         {
             AtomicFile.Write(Path.Combine(x.Out, "results.json"), Document(indented: true));
-            // Integration point for Cadence.Plots: the heat-map of the metric over the first two axes is drawn from
-            // results.json ("axes", and per cell "at", "mean", "std", "status").
             table.WriteLine($"results: {csv!.Path}, {Path.Combine(x.Out, "results.json")}");
+            var (header, tableRows) = Table(o, cells, summaries);
+            string? notes = unreached.Count == 0 ? null
+                : $"not reached ({(cancelled ? "cancelled" : "--max-minutes")}): {string.Join("; ", unreached.Select(u => $"{u.Cell.Label} seed {u.Seed}"))}";
+            var files = ExperimentCharts.Sweep(x.Out, x, o.Grid.Policy, o.Metric, o.Grid.Axes, cells, summaries, header, tableRows, notes);
+            table.WriteLine($"charts: {string.Join(", ", files.Select(f => Path.Combine(x.Out, f)))}");
         }
         if (x.Json) stdout.WriteLine(System.Text.Encoding.UTF8.GetString(Document(indented: false)));
         return cancelled ? ExitCodes.Cancelled : ExitCodes.Ok;
@@ -195,19 +199,7 @@ internal static class SweepCommand
     private static void PrintTables(TextWriter table, Options o, IReadOnlyList<SweepCell> cells, List<Summary> summaries)
     {
         var axes = o.Grid.Axes;
-        var header = axes.Select(a => a.Name).Append(o.Metric).Append("runs").Append("time/run").ToList();
-        if (axes.Count == 0) header.Insert(0, "spec");
-        var rows = new List<IReadOnlyList<string>>();
-        for (int i = 0; i < cells.Count; i++)
-        {
-            var s = summaries[i];
-            var row = cells[i].AxisValues.ToList();
-            if (axes.Count == 0) row.Add(cells[i].Schedule.Text);
-            row.Add(CellText(s, o.Metric));
-            row.Add(s.RunsCell());
-            row.Add(TextTable.Seconds(s.Runs.Count == 0 ? double.NaN : s.Runs.Average(r => r.Seconds)));
-            rows.Add(row);
-        }
+        var (header, rows) = Table(o, cells, summaries);
         TextTable.Write(table, header, rows);
         if (axes.Count >= 2)
         {
@@ -238,6 +230,26 @@ internal static class SweepCommand
         foreach (var s in summaries)
             foreach (var r in s.Runs.Where(r => r.Status != RunStatus.Ok))
                 table.WriteLine($"  {s.Label} seed {r.Seed}: {r.Status.ToString().ToLowerInvariant()}: {r.Reason}");
+    }
+
+    /// <summary>The table of every cell, as the terminal and the HTML report show it.</summary>
+    private static (List<string> Header, List<IReadOnlyList<string>> Rows) Table(Options o, IReadOnlyList<SweepCell> cells, List<Summary> summaries)
+    {
+        var axes = o.Grid.Axes;
+        var header = axes.Select(a => a.Name).Append(o.Metric).Append("runs").Append("time/run").ToList();
+        if (axes.Count == 0) header.Insert(0, "spec");
+        var rows = new List<IReadOnlyList<string>>();
+        for (int i = 0; i < cells.Count; i++)
+        {
+            var s = summaries[i];
+            var row = cells[i].AxisValues.ToList();
+            if (axes.Count == 0) row.Add(cells[i].Schedule.Text);
+            row.Add(CellText(s, o.Metric));
+            row.Add(s.RunsCell());
+            row.Add(TextTable.Seconds(s.Runs.Count == 0 ? double.NaN : s.Runs.Average(r => r.Seconds)));
+            rows.Add(row);
+        }
+        return (header, rows);
     }
 
     /// <summary>results.json: the grid's axes and, per cell, the metric over seeds (the heat-map's data).</summary>

@@ -67,22 +67,25 @@ internal sealed class ExperimentOptions
     /// What every run of an experiment shares apart from its schedule and seed, as one line: a results file records it
     /// so that <c>--resume</c> refuses to mix runs of different setups.
     /// </summary>
-    public string Setup()
+    public string Setup() => string.Join(' ', Settings().Select(kv => $"{kv.Key}={kv.Value}"));
+
+    /// <summary>The parts of <see cref="Setup"/> as name and value (the configuration table of a report).</summary>
+    public List<KeyValuePair<string, string>> Settings()
     {
         var t = Training;
-        var parts = new List<string>
+        var parts = new List<KeyValuePair<string, string>>
         {
-            t.DataPath is null ? $"data={t.Data}" : $"data={t.Data}:{Path.GetFullPath(t.DataPath)}",
+            new("data", t.DataPath is null ? t.Data : $"{t.Data}:{Path.GetFullPath(t.DataPath)}"),
         };
-        if (t.Target is not null) parts.Add($"target={t.Target}");
-        if (t.Data == "csv") parts.Add(F($"valid-pct={t.ValidPct}"));
-        parts.Add(F($"subset={t.Subset}"));
-        parts.Add($"model={t.Model ?? "auto"}");
-        parts.Add(F($"bs={t.BatchSize}"));
-        parts.Add($"opt={t.Opt}");
-        parts.Add(t.Wd is { } wd ? F($"wd={wd}") : "wd=default");
-        parts.Add(Epochs is { } e ? F($"epochs={e}") : "epochs=auto");
-        return string.Join(' ', parts);
+        if (t.Target is not null) parts.Add(new("target", t.Target));
+        if (t.Data == "csv") parts.Add(new("valid-pct", F($"{t.ValidPct}")));
+        parts.Add(new("subset", F($"{t.Subset}")));
+        parts.Add(new("model", t.Model ?? "auto"));
+        parts.Add(new("bs", F($"{t.BatchSize}")));
+        parts.Add(new("opt", t.Opt));
+        parts.Add(new("wd", t.Wd is { } wd ? F($"{wd}") : "default"));
+        parts.Add(new("epochs", Epochs is { } e ? F($"{e}") : "auto"));
+        return parts;
     }
 
     private static string F(FormattableString s) => s.ToString(CultureInfo.InvariantCulture);
