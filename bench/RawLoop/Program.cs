@@ -6,6 +6,7 @@
 using System.Diagnostics;
 using System.Globalization;
 using System.Text.Json;
+using Cadence.Bench.Training;
 using Cadence.Data;
 using Cadence.Models;
 using TorchSharp;
@@ -119,44 +120,4 @@ static (double Lr, double Momentum) OneCycle(long t, long total, double maxLr)
     }
     double p2 = end - peak <= 0 ? 1 : (t - peak) / (end - peak);
     return (Cos(maxLr, min, p2), Cos(0.85, 0.95, p2));
-}
-
-/// <summary>Command line shared in spirit with TrainBench and pytorch_train.py (same names, same defaults).</summary>
-internal sealed record BenchArgs
-{
-    public string Model { get; private set; } = "mlp";
-    public string Data { get; private set; } = IdxImages.FashionMnistDirectory;
-    public int BatchSize { get; private set; } = 256;
-    public int Threads { get; private set; } = 2;
-    public int Epochs { get; private set; } = 1;
-    public long TrainImages { get; private set; } = long.MaxValue;
-    public long EvalImages { get; private set; } = long.MaxValue;
-    public int WarmupBatches { get; private set; } = 10;
-    public double MaxLr { get; private set; } = 0.1;
-    public long Seed { get; private set; }
-
-    public static BenchArgs Parse(string[] args)
-    {
-        var o = new BenchArgs();
-        for (int i = 0; i < args.Length; i++)
-        {
-            string Next() => i + 1 < args.Length ? args[++i] : throw new ArgumentException($"{args[i]}: missing value");
-            long Int(long min) => long.Parse(Next(), CultureInfo.InvariantCulture) is var v && v >= min ? v : throw new ArgumentException($"{args[i]}: must be ≥ {min}");
-            switch (args[i])
-            {
-                case "--model": o.Model = Next() is "mlp" or "cnn" ? args[i] : throw new ArgumentException("--model: mlp or cnn"); break;
-                case "--data": o.Data = Next(); break;
-                case "--bs": o.BatchSize = (int)Int(1); break;
-                case "--threads": o.Threads = (int)Int(1); break;
-                case "--epochs": o.Epochs = (int)Int(1); break;
-                case "--train-images": o.TrainImages = Int(1); break;
-                case "--eval-images": o.EvalImages = Int(1); break;
-                case "--warmup-batches": o.WarmupBatches = (int)Int(0); break;
-                case "--max-lr": o.MaxLr = double.Parse(Next(), CultureInfo.InvariantCulture); break;
-                case "--seed": o.Seed = Int(0); break;
-                default: throw new ArgumentException($"unknown option {args[i]}");
-            }
-        }
-        return o;
-    }
 }

@@ -29,6 +29,13 @@ internal static class OptionValues
         return v;
     }
 
+    /// <summary>The value after option <c>args[i]</c> (advancing <paramref name="i"/>); a missing value is a usage error.</summary>
+    public static string ValueAfter(string[] args, ref int i)
+    {
+        if (i + 1 >= args.Length || IsOption(args[i + 1])) throw new UsageException($"{args[i]}: missing value");
+        return args[++i];
+    }
+
     /// <summary>Whether <paramref name="token"/> is an option name (<c>--x</c>) rather than a value such as <c>-1</c>.</summary>
     public static bool IsOption(string token) => token.StartsWith("--", StringComparison.Ordinal) && token.Length > 2;
 }

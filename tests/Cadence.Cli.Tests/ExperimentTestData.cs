@@ -9,21 +9,7 @@ internal static class ExperimentTestData
     /// 300 rows, 13 features, 3 classes whose features overlap (a signal of 0.35 on uniform noise): accuracy stays below
     /// 1 and moves from epoch to epoch, so targets and means have something to measure. 240 training rows: 15 batches of 16.
     /// </summary>
-    public static string NoisyCsv(string dir)
-    {
-        var rng = new Random(5);
-        var lines = new List<string> { string.Join(",", Enumerable.Range(0, 13).Select(i => $"f{i}").Append("label")) };
-        string[] names = ["alpha", "beta", "gamma"];
-        for (int r = 0; r < 300; r++)
-        {
-            int c = r % 3;
-            lines.Add(string.Join(",", Enumerable.Range(0, 13)
-                .Select(i => ((i % 3 == c ? 0.35 : 0.0) + rng.NextDouble()).ToString("F3", CultureInfo.InvariantCulture)).Append(names[c])));
-        }
-        var path = Path.Combine(dir, "noisy.csv");
-        File.WriteAllLines(path, lines);
-        return path;
-    }
+    public static string NoisyCsv(string dir) => TestData.ThreeClassCsv(dir, "noisy.csv", noisy: true);
 
     /// <summary>The options every test passes: the CSV, its label column, 16 per batch, one thread.</summary>
     public static string[] CsvData(string csv) => ["--data", "csv", csv, "--target", "label", "--bs", "16", "--threads", "1"];

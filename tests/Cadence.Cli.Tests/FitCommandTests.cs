@@ -11,13 +11,7 @@ public sealed class FitCommandTests : IDisposable
 
     public void Dispose() => Directory.Delete(_dir, recursive: true);
 
-    private static (int Code, string Out, string Err) Run(params string[] args)
-    {
-        var stdout = new StringWriter();
-        var stderr = new StringWriter();
-        int code = FitCommand.Run(args, stdout, stderr, CancellationToken.None);
-        return (code, stdout.ToString(), stderr.ToString());
-    }
+    private static (int Code, string Out, string Err) Run(params string[] args) => TestData.Run(FitCommand.Run, args);
 
     [Theory]
     [InlineData("cadence fit: unknown option '--bogus' (see cadence fit --help)", "--bogus")]

@@ -83,13 +83,7 @@ public sealed class SweepCommandTests : IDisposable
 
     public void Dispose() => Directory.Delete(_dir, recursive: true);
 
-    private static (int Code, string Out, string Err) Run(params string[] args)
-    {
-        var stdout = new StringWriter();
-        var stderr = new StringWriter();
-        int code = SweepCommand.Run(args, stdout, stderr, CancellationToken.None);
-        return (code, stdout.ToString(), stderr.ToString());
-    }
+    private static (int Code, string Out, string Err) Run(params string[] args) => TestData.Run(SweepCommand.Run, args);
 
     private static string[] Rows(string outDir) => File.ReadAllLines(Path.Combine(outDir, "sweep.csv"))[1..];
 

@@ -54,11 +54,7 @@ internal static class CompareCommand
         for (int i = 0; i < args.Length; i++)
         {
             string a = args[i];
-            string Next()
-            {
-                if (i + 1 >= args.Length || OptionValues.IsOption(args[i + 1])) throw new UsageException($"{a}: missing value");
-                return args[++i];
-            }
+            string Next() => OptionValues.ValueAfter(args, ref i);
             if (o.Experiment.TryParse(a, Next)) continue;
             if (a == "--target-accuracy") { o.TargetAccuracy = OptionValues.Number(a, Next(), 0, 1, exclusive: false); continue; }
             if (OptionValues.IsOption(a)) throw new UsageException($"unknown option '{a}' (see cadence compare --help)");

@@ -145,12 +145,7 @@ internal static partial class FitCommand
         for (int i = 0; i < args.Length; i++)
         {
             string a = args[i];
-            string Next()
-            {
-                if (i + 1 >= args.Length || OptionValues.IsOption(args[i + 1]))
-                    throw new UsageException($"{a}: missing value");
-                return args[++i];
-            }
+            string Next() => OptionValues.ValueAfter(args, ref i);
             if (o.Training.TryParse(a, Next)) continue;
             switch (a)
             {
