@@ -20,13 +20,13 @@ for trx in "$results"/*.trx; do
   passed=$((passed + ${p:-0})); failed=$((failed + ${f:-0} + ${e:-0})); skipped=$((skipped + ${n:-0}))
 done
 # Packaging: the packages of `make pack`, with the tool installed from them and run as a user would
-# (scripts/tool-smoke.sh). Each smoke check counts as one test. SKIP_PACK_SMOKE=1 leaves them out.
+# (scripts/tool-smoke.sh), and samples/CustomLoop built against them (scripts/sample.sh). Each check counts as one test. SKIP_PACK_SMOKE=1 leaves them out.
 if [ "${SKIP_PACK_SMOKE:-0}" != 1 ]; then
   rm -rf artifacts; mkdir -p "$results"
   if dotnet pack Cadence.sln -c "$config" -o artifacts -nologo -clp:ErrorsOnly >"$results/pack.log" 2>&1; then
-    smoke=$(bash scripts/tool-smoke.sh 2>&1)
+    smoke=$(bash scripts/tool-smoke.sh 2>&1; bash scripts/sample.sh 2>&1)
     echo "$smoke"
-    passed=$((passed + $(grep -c '^smoke: PASS' <<<"$smoke"))); failed=$((failed + $(grep -c '^smoke: FAIL' <<<"$smoke")))
+    passed=$((passed + $(grep -cE '^(smoke|sample): PASS' <<<"$smoke"))); failed=$((failed + $(grep -cE '^(smoke|sample): FAIL' <<<"$smoke")))
   else
     echo "dotnet pack failed:"; tail -20 "$results/pack.log"; failed=$((failed + 1))
   fi
