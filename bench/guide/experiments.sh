@@ -21,6 +21,6 @@ common=(--model cnn --subset 0.2 --threads 2)
   "constant-0.01: fit lr=0.01 cycles=3"
 
 # 2. use_clr's two numbers: div (how far below the peak the cycle starts and ends) by cut_div (1/cut_div of the
-#    cycle climbs), three epochs, two seeds.
-"$cadence" sweep fit "${common[@]}" --lr 0.1 --cycle-len 3 --use-clr "div=10,32,40 cut-div=3,5,10" --seeds 2 \
+#    cycle climbs), three epochs, three seeds.
+"$cadence" sweep fit "${common[@]}" --lr 0.1 --cycle-len 3 --use-clr "div=10,32,40 cut-div=3,5,10" --seeds 3 \
   --out "$out/clr-grid" $( [ -f "$out/clr-grid/sweep.csv" ] && echo --resume )
