@@ -28,16 +28,7 @@ internal static class TerminalChart
             for (int y = y1; y <= y0; y++) on[x, y] = true;
         }
         var sb = new StringBuilder();
-        string top = Fmt(values.Max()), bottom = Fmt(values.Min());
-        int pad = Math.Max(top.Length, bottom.Length);
-        for (int row = 0; row < height; row++)
-        {
-            string axis = row == 0 ? top : row == height - 1 ? bottom : "";
-            sb.Append(axis.PadLeft(pad)).Append(unicode ? " ┤" : " |");
-            for (int col = 0; col < width; col++) sb.Append(unicode ? Braille(on, col, row) : (on[col, row] ? '*' : ' '));
-            sb.Append('\n');
-        }
-        sb.Append(new string(' ', pad)).Append(unicode ? " └" : " +").Append(new string(unicode ? '─' : '-', width)).Append('\n');
+        int pad = AppendGrid(sb, on, Fmt(values.Max()), Fmt(values.Min()), unicode, width, height);
         string left = "0", right = (values.Count - 1).ToString(CultureInfo.InvariantCulture);
         sb.Append(new string(' ', pad + 2)).Append(left).Append($"  {label} by iteration".PadRight(width - left.Length - right.Length)).Append(right).Append('\n');
         return sb.ToString();
@@ -68,16 +59,7 @@ internal static class TerminalChart
             for (int k = 1; k < steps; k++) on[c0 + (c1 - c0) * k / steps, r0 + (r1 - r0) * k / steps] = true;
         }
         var sb = new StringBuilder();
-        string top = Fmt(yMax), bottom = Fmt(yMin);
-        int pad = Math.Max(top.Length, bottom.Length);
-        for (int row = 0; row < height; row++)
-        {
-            string axis = row == 0 ? top : row == height - 1 ? bottom : "";
-            sb.Append(axis.PadLeft(pad)).Append(unicode ? " ┤" : " |");
-            for (int col = 0; col < width; col++) sb.Append(unicode ? Braille(on, col, row) : (on[col, row] ? '*' : ' '));
-            sb.Append('\n');
-        }
-        sb.Append(new string(' ', pad)).Append(unicode ? " └" : " +").Append(new string(unicode ? '─' : '-', width)).Append('\n');
+        int pad = AppendGrid(sb, on, Fmt(yMax), Fmt(yMin), unicode, width, height);
         var markRow = new char[width];
         Array.Fill(markRow, ' ');
         foreach (var (x, mark) in marks)
@@ -89,6 +71,21 @@ internal static class TerminalChart
         string left = Fmt(xs.Min()), right = Fmt(xs.Max());
         sb.Append(new string(' ', pad + 2)).Append(left).Append($"  {label}".PadRight(Math.Max(0, width - left.Length - right.Length))).Append(right).Append('\n');
         return sb.ToString();
+    }
+
+    /// <summary>The dot grid with its y axis (top and bottom values) and the x axis line; returns the axis labels' width.</summary>
+    private static int AppendGrid(StringBuilder sb, bool[,] on, string top, string bottom, bool unicode, int width, int height)
+    {
+        int pad = Math.Max(top.Length, bottom.Length);
+        for (int row = 0; row < height; row++)
+        {
+            string axis = row == 0 ? top : row == height - 1 ? bottom : "";
+            sb.Append(axis.PadLeft(pad)).Append(unicode ? " ┤" : " |");
+            for (int col = 0; col < width; col++) sb.Append(unicode ? Braille(on, col, row) : (on[col, row] ? '*' : ' '));
+            sb.Append('\n');
+        }
+        sb.Append(new string(' ', pad)).Append(unicode ? " └" : " +").Append(new string(unicode ? '─' : '-', width)).Append('\n');
+        return pad;
     }
 
     private static int Row(double v, double min, double max, int yDots) =>
