@@ -141,13 +141,6 @@ public sealed class CompareCommandTests : IDisposable
     [InlineData("cadence compare: schedule 'cosine lr=0.1': --epochs: required with this schedule (or --t-max: is required", "cosine lr=0.1")]
     [InlineData("cadence compare: schedule 'big' (one-cycle max-lr=-1): max-lr: must be", "--epochs", "1", "big: one-cycle max-lr=-1")]
     [InlineData("cadence compare: schedule 'fit lr=0.1 cycle-len=2': --epochs: 3 epochs of 15 batches are 45 steps but the fit schedule is 30 steps long", "--epochs", "3", "fit lr=0.1 cycle-len=2")]
-    public void Usage_errors_exit_2_with_one_line_naming_the_option(string message, params string[] args)
-    {
-        var csv = NoisyCsv(_dir);
-        var (code, stdout, stderr) = Run([.. CsvData(csv), .. args]);
-        Assert.Equal(2, code);
-        Assert.Equal("", stdout);
-        Assert.Single(stderr.Trim().Split(Environment.NewLine));
-        Assert.StartsWith(message, stderr, StringComparison.Ordinal);
-    }
+    public void Usage_errors_exit_2_with_one_line_naming_the_option(string message, params string[] args) =>
+        TestData.AssertUsageError(Run([.. CsvData(NoisyCsv(_dir)), .. args]), message);
 }

@@ -228,13 +228,6 @@ public sealed class SweepCommandTests : IDisposable
     [InlineData("cadence sweep: --lr: takes a list itself", "constant", "--lr", "0.1,0.2")]
     [InlineData("cadence sweep: --lr: missing value", "constant", "--lr")]
     [InlineData("cadence sweep: schedule 'cut-div=0' (fit lr=0.1 cycle-len=1 use-clr=10,0): use-clr: ", "fit", "--lr", "0.1", "--cycle-len", "1", "--use-clr", "div=10 cut-div=3,0")]
-    public void Usage_errors_exit_2_with_one_line_naming_the_option(string message, params string[] args)
-    {
-        var csv = NoisyCsv(_dir);
-        var (code, stdout, stderr) = Run([.. CsvData(csv), .. args]);
-        Assert.Equal(2, code);
-        Assert.Equal("", stdout);
-        Assert.Single(stderr.Trim().Split(Environment.NewLine));
-        Assert.StartsWith(message, stderr, StringComparison.Ordinal);
-    }
+    public void Usage_errors_exit_2_with_one_line_naming_the_option(string message, params string[] args) =>
+        TestData.AssertUsageError(Run([.. CsvData(NoisyCsv(_dir)), .. args]), message);
 }

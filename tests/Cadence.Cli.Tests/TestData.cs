@@ -30,6 +30,15 @@ internal static class TestData
         return csv;
     }
 
+    /// <summary>A usage error: exit 2, nothing on stdout, one line on stderr starting with <paramref name="message"/>.</summary>
+    public static void AssertUsageError((int Code, string Out, string Err) result, string message)
+    {
+        Assert.Equal(2, result.Code);
+        Assert.Equal("", result.Out);
+        Assert.Single(result.Err.Trim().Split(Environment.NewLine));
+        Assert.StartsWith(message, result.Err, StringComparison.Ordinal);
+    }
+
     /// <summary>Runs a command's entry point with captured output.</summary>
     public static (int Code, string Out, string Err) Run(Func<string[], TextWriter, TextWriter, CancellationToken, int> command, string[] args)
     {
