@@ -6,7 +6,7 @@ cd "$(dirname "$0")/.."
 results=TestResults
 rm -rf "$results"
 status=0
-for proj in tests/*/*.csproj; do
+for proj in tests/*.Tests/*.csproj; do
   name=$(basename "$proj" .csproj)
   dotnet test "$proj" -c "$config" --no-build --nologo \
     --logger "trx;LogFileName=$name.trx" --results-directory "$results" -- RunConfiguration.DisableAppDomain=true || status=1
@@ -32,7 +32,7 @@ if [ "${SKIP_PACK_SMOKE:-0}" != 1 ]; then
   fi
 fi
 # A test project that crashed writes no TRX: count it as a failure rather than silently passing.
-expected=$(ls tests/*/*.csproj | wc -l); got=$(ls "$results"/*.trx 2>/dev/null | wc -l)
+expected=$(ls tests/*.Tests/*.csproj | wc -l); got=$(ls "$results"/*.trx 2>/dev/null | wc -l)
 if [ "$got" -lt "$expected" ]; then failed=$((failed + expected - got)); status=1; fi
 [ "$failed" -gt 0 ] && status=1
 echo "$passed passed, $failed failed, $skipped skipped"

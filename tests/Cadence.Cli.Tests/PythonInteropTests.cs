@@ -2,6 +2,7 @@ using System.Diagnostics;
 using System.Text.Json;
 using System.Text.RegularExpressions;
 using Cadence.Cli;
+using Cadence.TestSupport;
 using Xunit.Abstractions;
 
 namespace Cadence.Cli.Tests;
@@ -32,13 +33,6 @@ public partial class PythonInteropTests(ITestOutputHelper output)
         print(json.dumps(seen))
         """;
 
-    private static string RepoRoot()
-    {
-        var dir = new DirectoryInfo(AppContext.BaseDirectory);
-        while (dir is not null && !File.Exists(Path.Combine(dir.FullName, "Cadence.sln"))) dir = dir.Parent;
-        return dir?.FullName ?? throw new InvalidOperationException("Cadence.sln not found");
-    }
-
     private static (int Code, string Out, string Err) Exec(string file, params string[] args)
     {
         var psi = new ProcessStartInfo(file) { RedirectStandardOutput = true, RedirectStandardError = true };
@@ -50,38 +44,15 @@ public partial class PythonInteropTests(ITestOutputHelper output)
         return (p.ExitCode, stdout.Result, stderr.Result);
     }
 
-    /// <summary>Debian's python3 (where python3-torch installs), else the first python3 on PATH that has torch.</summary>
-    private static string? PythonWithTorch(out string why)
-    {
-        why = "";
-        foreach (var candidate in new[] { "/usr/bin/python3", "python3" })
-        {
-            try
-            {
-                var (code, _, err) = Exec(candidate, "-c", "import torch");
-                if (code == 0) return candidate;
-                why += $"{candidate}: cannot import torch ({err.Trim().Split('\n')[^1]}); ";
-            }
-            catch (System.ComponentModel.Win32Exception) { why += $"{candidate}: not found; "; }
-        }
-        return null;
-    }
-
-    [Fact]
+    [SkippableFact]
     public void Docs_LambdaLR_snippet_drives_PyTorch_with_the_schedule_from_the_json()
     {
-        string? python = PythonWithTorch(out string why);
-        if (python is null)
-        {
-            // xunit 2 has no runtime skip: say so loudly instead of pretending to have checked anything.
-            output.WriteLine($"SKIPPED: needs Python 3 with torch (Debian: apt-get install python3-torch): {why}");
-            return;
-        }
+        string python = Requires.PythonWithTorch();
         const int n = 12;
         var (code, json, err) = Run("schedule", "one-cycle", "--max-lr", "0.01,0.1", "--total-steps", n.ToString(System.Globalization.CultureInfo.InvariantCulture), "--format", "json");
         Assert.True(code == 0, err);
 
-        string doc = File.ReadAllText(Path.Combine(RepoRoot(), "docs", "interop.md"));
+        string doc = File.ReadAllText(Repo.File("docs", "interop.md"));
         var snippet = PythonBlock().Match(doc);
         Assert.True(snippet.Success, "docs/interop.md has no ```python block");
 
