@@ -342,7 +342,7 @@ public static partial class Checkpoint
 
     // ---- history.json: the recorder ----
 
-    private static void WriteHistory(Stream s, RecorderSnapshot h)
+    internal static void WriteHistory(Stream s, RecorderSnapshot h)
     {
         using var w = new Utf8JsonWriter(s);
         w.WriteStartObject();
@@ -383,7 +383,7 @@ public static partial class Checkpoint
         w.WriteEndObject();
     }
 
-    private static RecorderSnapshot ReadHistory(string file, byte[] bytes)
+    internal static RecorderSnapshot ReadHistory(string file, byte[] bytes)
     {
         try
         {
@@ -403,7 +403,7 @@ public static partial class Checkpoint
     }
 
     // JSON has no NaN or infinity: those are written as strings, every finite double in its shortest round-trip form.
-    private static void WriteDouble(Utf8JsonWriter w, string name, double v)
+    internal static void WriteDouble(Utf8JsonWriter w, string name, double v)
     {
         w.WritePropertyName(name);
         WriteDoubleValue(w, v);
@@ -415,7 +415,7 @@ public static partial class Checkpoint
         else w.WriteStringValue(v.ToString(CultureInfo.InvariantCulture));
     }
 
-    private static double ReadDouble(JsonElement e) => e.ValueKind switch
+    internal static double ReadDouble(JsonElement e) => e.ValueKind switch
     {
         JsonValueKind.Number => e.GetDouble(),
         JsonValueKind.String => double.Parse(e.GetString()!, NumberStyles.Float, CultureInfo.InvariantCulture),
