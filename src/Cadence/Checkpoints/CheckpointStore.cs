@@ -51,9 +51,12 @@ public static class CheckpointStore
     /// </summary>
     public const string DelayVariable = "CADENCE_TEST_CHECKPOINT_DELAY_MS";
 
-    /// <summary>Opens a new file for writing (tests replace it to simulate a full disk).</summary>
+    /// <summary>
+    /// Opens a new file for writing (tests replace it to simulate a full disk). Unbuffered: every file is written in one
+    /// call, so an error surfaces there or at the fsync, never later in a Dispose.
+    /// </summary>
     internal static Func<string, Stream> CreateFile { get; set; } =
-        path => new FileStream(path, FileMode.CreateNew, FileAccess.Write, FileShare.None, 1 << 16);
+        path => new FileStream(path, FileMode.CreateNew, FileAccess.Write, FileShare.None, bufferSize: 0);
 
     /// <summary>
     /// Writes the checkpoint <paramref name="directory"/>/<paramref name="name"/> from <paramref name="files"/>
@@ -86,7 +89,7 @@ public static class CheckpointStore
                     var bytes = buffer.GetBuffer().AsSpan(0, (int)buffer.Length);
                     var stream = CreateFile(Path.Combine(temp, file));
                     open.Add(stream);
-                    stream.Write(bytes);
+                    WriteAll(stream, bytes, file);
                     entries.Add(new Entry(file, bytes.Length, Hex(SHA256.HashData(bytes))));
                     if (delay > 0 && i == files.Count / 2) Thread.Sleep(delay);
                 }
@@ -99,7 +102,7 @@ public static class CheckpointStore
             }
             using (var manifest = CreateFile(Path.Combine(temp, ManifestName)))
             {
-                manifest.Write(ManifestBytes(entries));
+                WriteAll(manifest, ManifestBytes(entries), ManifestName);
                 Sync(manifest);
             }
             SyncDirectory(temp);
@@ -227,7 +230,7 @@ public static class CheckpointStore
         {
             using (var stream = CreateFile(temp))
             {
-                stream.Write(bytes);
+                WriteAll(stream, bytes, Path.GetFileName(full));
                 Sync(stream);
             }
             File.Move(temp, full, overwrite: true);
@@ -241,6 +244,22 @@ public static class CheckpointStore
     }
 
     private readonly record struct Entry(string Name, long Bytes, string Sha256);
+
+    /// <summary>
+    /// Writes <paramref name="bytes"/>; a file-size limit (EFBIG: <c>ulimit -f</c>, a file system's largest file),
+    /// which .NET reports as an <see cref="ArgumentOutOfRangeException"/>, becomes the <see cref="IOException"/> it is.
+    /// </summary>
+    private static void WriteAll(Stream stream, ReadOnlySpan<byte> bytes, string file)
+    {
+        try
+        {
+            stream.Write(bytes);
+        }
+        catch (ArgumentOutOfRangeException e)
+        {
+            throw new IOException($"{file}: file too large for the file system or the process's file-size limit", e);
+        }
+    }
 
     private static void Sync(Stream stream)
     {
