@@ -167,6 +167,11 @@ public sealed class RunDirectory : IDisposable
                 path = full;
             }
             else if (!Directory.Exists(full)) throw new CheckpointException(path, "no such directory");
+            else if (System.IO.Path.GetFileName(full.TrimEnd(System.IO.Path.DirectorySeparatorChar)) == Checkpoint.DirectoryName && Checkpoint.Rolling(full).Count > 0)
+            {
+                full = System.IO.Path.GetDirectoryName(full.TrimEnd(System.IO.Path.DirectorySeparatorChar))!;   // RUN/checkpoints means RUN
+                path = full;
+            }
         }
         else
         {
@@ -208,6 +213,9 @@ public sealed class RunDirectory : IDisposable
 
     private void Start(string option, string? explicitCheckpoint)
     {
+        // A completion record whose write was interrupted left only its temporary file.
+        foreach (var temp in Directory.EnumerateFiles(FullPath, $"{CheckpointStore.TempPrefix}{CompletionName}-*"))
+            File.Delete(temp);
         switch (Mode)
         {
             case RunMode.New:

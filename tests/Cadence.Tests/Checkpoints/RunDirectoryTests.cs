@@ -253,10 +253,18 @@ public sealed class RunDirectoryTests : IDisposable
         Flip(Path.Combine(newest, "rng.bin"));
         e = Assert.Throws<CheckpointException>(() => RunDirectory.Open(newest, RunMode.Resume, "--resume"));
         Assert.Equal($"{Path.Combine(newest, "rng.bin")}: corrupt: its SHA-256 does not match the manifest", e.Message);
-        using var run = RunDirectory.Open(Checkpoint.Rolling(Path.Combine(other, Checkpoint.DirectoryName))[0], RunMode.Resume);
-        Assert.Equal(other, run.FullPath);   // a checkpoint path locks its run directory
-        Assert.Equal(1, run.ResumeFrom!.Checkpoint.Position.Iteration);
-        Assert.Empty(run.ResumeFrom.Skipped);
+        using (var run = RunDirectory.Open(Checkpoint.Rolling(Path.Combine(other, Checkpoint.DirectoryName))[0], RunMode.Resume))
+        {
+            Assert.Equal(other, run.FullPath);   // a checkpoint path locks its run directory
+            Assert.Equal(1, run.ResumeFrom!.Checkpoint.Position.Iteration);
+            Assert.Empty(run.ResumeFrom.Skipped);
+        }
+        using (var run = RunDirectory.Open(Path.Combine(other, Checkpoint.DirectoryName), RunMode.Resume))
+        {
+            Assert.Equal(other, run.FullPath);   // so does its checkpoints folder
+            Assert.Equal(2, run.ResumeFrom!.Checkpoint.Position.Iteration);
+            Assert.Single(run.ResumeFrom.Skipped);
+        }
     }
 
     private static void Flip(string file)
