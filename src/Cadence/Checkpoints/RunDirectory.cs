@@ -188,7 +188,11 @@ public sealed class RunDirectory : IDisposable
         {
             runLock = RunLock.Acquire(full);
         }
-        catch (Exception e) when (e is UnauthorizedAccessException || (e is IOException && e is not RunInUseException))
+        catch (RunInUseException e)
+        {
+            throw new RunInUseException(path, e.ProcessId, e.Since);   // named as the user named it
+        }
+        catch (Exception e) when (e is UnauthorizedAccessException or IOException)
         {
             // A finished run can be shown from a read-only directory: nothing will be written.
             if (mode == RunMode.Resume && File.Exists(System.IO.Path.Combine(full, CompletionName)))
