@@ -58,6 +58,6 @@ def main():
         one = next((i for i, x in enumerate(r) if x > 4), None)
         last = steps[-1]["smooth_loss"]
         print(f"| {name} | {len(steps)} | {steps[0]['smooth_loss']:.3g} → {last if last is None else format(last, '.3g')} | {code} | "
-              f"{max(finite):.3g} | {held(r, k):.3g} | {'—' if g is None else f'{g[0]} ({g[1]})'} | {'—' if one is None else one} |")
+              f"{max(finite):.3g} | {'—' if math.isnan(held(r, k)) else format(held(r, k), '.3g')} | {'—' if g is None else f'{g[0]} ({g[1]})'} | {'—' if one is None else one} |")
 
 main()
