@@ -109,7 +109,8 @@ public sealed class ImageCache
             if (Convert.ToHexStringLower(hash.GetHashAndReset()) != header.PayloadSha256)
                 return (null, Stale(file, "the pixels' checksum does not match (corrupt)"));
             data = new ImageData(train, tensor(header.Train.Labels), valid, tensor(header.Valid.Labels), header.Classes,
-                header.Train.Sources, header.Valid.Sources, header.Skipped) { FromCache = true, CacheFile = file };
+                header.Train.Sources, header.Valid.Sources, header.Skipped)
+            { FromCache = true, CacheFile = file };
         }
         catch (Exception e) when (e is IOException or JsonException or UnauthorizedAccessException or ArgumentException or NotSupportedException)
         {
