@@ -9,7 +9,14 @@ namespace Cadence.Data;
 /// <param name="Valid">Validation samples (standardized with the same statistics).</param>
 /// <param name="FeatureNames">Feature columns, in order.</param>
 /// <param name="ClassNames">Class names; class i is the i-th in sorted order (numeric order for integer labels).</param>
-public sealed record CsvData(InMemoryDataset Train, InMemoryDataset Valid, IReadOnlyList<string> FeatureNames, IReadOnlyList<string> ClassNames);
+public sealed record CsvData(InMemoryDataset Train, InMemoryDataset Valid, IReadOnlyList<string> FeatureNames, IReadOnlyList<string> ClassNames)
+{
+    /// <summary>Mean of each feature over the training rows (subtracted before training and prediction).</summary>
+    public IReadOnlyList<double> FeatureMean { get; init; } = [];
+
+    /// <summary>Standard deviation of each feature over the training rows (1 for a constant feature).</summary>
+    public IReadOnlyList<double> FeatureStd { get; init; } = [];
+}
 
 /// <summary>
 /// Reads a CSV file with a header row: the <c>target</c> column holds the class (integers or strings), every other
@@ -39,6 +46,11 @@ public static class CsvTabular
             var (vh, f2, l2) = Read(validPath, target);
             if (!vh.SequenceEqual(header))
                 throw new DataFormatException(validPath, $"expected the columns of {path} ({string.Join(", ", header)}), found {string.Join(", ", vh)}");
+            var known = labels.ToHashSet(StringComparer.Ordinal);
+            int unseen = l2.FindIndex(l => !known.Contains(l));
+            if (unseen >= 0)
+                throw new DataFormatException(validPath,
+                    $"data row {unseen + 1}: class '{l2[unseen]}' does not occur in the training file {path} (its classes: {string.Join(", ", known.Order(StringComparer.Ordinal).Take(10))}{(known.Count > 10 ? ", …" : "")})");
             (tf, tl, vf, vl) = (features, labels, f2, l2);
         }
         else
@@ -79,7 +91,7 @@ public static class CsvTabular
             using var scope = NewDisposeScope();
             return new InMemoryDataset(tensor(flat, [f.Count, d]), tensor(l.Select(s => index[s]).ToArray()), classes.Length);
         }
-        return new CsvData(Make(tf, tl), Make(vf, vl), names, classes);
+        return new CsvData(Make(tf, tl), Make(vf, vl), names, classes) { FeatureMean = mean, FeatureStd = std };
     }
 
     private static (string[] Header, List<double[]> Features, List<string> Labels) Read(string path, string target)
@@ -120,6 +132,40 @@ public static class CsvTabular
         }
         if (features.Count == 0) throw new DataFormatException(path, "expected data rows after the header, found none");
         return (header, features, labels);
+    }
+
+    /// <summary>
+    /// The values of <paramref name="columns"/> in every data row of <paramref name="path"/> (for prediction: the
+    /// training features, in the training order; other columns, such as the target, are ignored).
+    /// </summary>
+    /// <exception cref="DataFormatException">Missing file or column, a ragged row, or a value that is not a number.</exception>
+    public static double[][] ReadColumns(string path, IReadOnlyList<string> columns)
+    {
+        ArgumentNullException.ThrowIfNull(path);
+        ArgumentNullException.ThrowIfNull(columns);
+        if (!File.Exists(path)) throw new DataFormatException(path, "file not found");
+        using var reader = new StreamReader(path);
+        var header = (reader.ReadLine() is { } h ? Split(h) : throw new DataFormatException(path, "expected a header row, found an empty file"))
+            .Select(c => c.Trim()).ToArray();
+        var index = columns.Select(c => (Name: c, At: Array.IndexOf(header, c))).ToArray();
+        if (index.FirstOrDefault(i => i.At < 0) is { Name: not null } missing)
+            throw new DataFormatException(path, $"expected the model's feature column '{missing.Name}', found columns: {string.Join(", ", header)}");
+        var rows = new List<double[]>();
+        int row = 1;
+        string? line;
+        while ((line = reader.ReadLine()) is not null)
+        {
+            row++;
+            if (line.Length == 0) continue;
+            var cells = Split(line);
+            if (cells.Count != header.Length) throw new DataFormatException(path, $"row {row}: expected {header.Length} fields, found {cells.Count}");
+            rows.Add([.. index.Select(i =>
+                double.TryParse(cells[i.At].Trim(), NumberStyles.Float, CultureInfo.InvariantCulture, out var v) && double.IsFinite(v)
+                    ? v
+                    : throw new DataFormatException(path, $"row {row}, column '{i.Name}': expected a number, found '{cells[i.At].Trim()}'"))]);
+        }
+        if (rows.Count == 0) throw new DataFormatException(path, "expected data rows after the header, found none");
+        return [.. rows];
     }
 
     /// <summary>Splits one CSV line (RFC 4180 quotes within a line).</summary>

@@ -135,21 +135,11 @@ public static class PyTorchWeights
     {
         ArgumentNullException.ThrowIfNull(model);
         ArgumentException.ThrowIfNullOrWhiteSpace(path);
-        string full = Path.GetFullPath(path);
-        string temp = Path.Combine(Path.GetDirectoryName(full)!, $".{Path.GetFileName(full)}.tmp-{Environment.ProcessId}-{Guid.NewGuid():N}");
-        try
+        bool safetensors = path.EndsWith(".safetensors", StringComparison.OrdinalIgnoreCase);
+        AtomicStream.Write(path, stream =>
         {
-            using (var stream = new FileStream(temp, FileMode.CreateNew, FileAccess.Write))
-            {
-                if (full.EndsWith(".safetensors", StringComparison.OrdinalIgnoreCase)) model.save_safetensors(stream, leaveOpen: true);
-                else model.save_py(stream, leaveOpen: true);
-                stream.Flush(flushToDisk: true);
-            }
-            File.Move(temp, full, overwrite: true);
-        }
-        finally
-        {
-            if (File.Exists(temp)) File.Delete(temp);
-        }
+            if (safetensors) model.save_safetensors(stream, leaveOpen: true);
+            else model.save_py(stream, leaveOpen: true);
+        });
     }
 }
