@@ -15,6 +15,17 @@ public sealed record ImageNormalization(IReadOnlyList<double> Mean, IReadOnlyLis
     /// <summary>ImageNet's statistics (fastai's <c>imagenet_stats</c>), used with pretrained three-channel weights.</summary>
     public static ImageNormalization ImageNet { get; } = new([0.485, 0.456, 0.406], [0.229, 0.224, 0.225]);
 
+    /// <summary>
+    /// fastai's choice (<c>vision_learner</c>'s <c>_add_norm</c>): ImageNet's statistics for pretrained weights on
+    /// three-channel images, otherwise the training images' own (fastai adds no normalization for pretrained weights on
+    /// other channel counts; Cadence uses the training statistics there too).
+    /// </summary>
+    public static ImageNormalization For(ImageData data, bool pretrained)
+    {
+        ArgumentNullException.ThrowIfNull(data);
+        return pretrained && data.Channels == 3 ? ImageNet : data.TrainingStatistics();
+    }
+
     /// <summary>Number of channels.</summary>
     public int Channels => Mean.Count;
 
