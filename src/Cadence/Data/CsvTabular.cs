@@ -98,22 +98,13 @@ public static class CsvTabular
     {
         if (!File.Exists(path)) throw new DataFormatException(path, "file not found");
         using var reader = new StreamReader(path);
-        var headerLine = reader.ReadLine();
-        if (headerLine is null) throw new DataFormatException(path, "expected a header row, found an empty file");
-        var header = Split(headerLine).Select(h => h.Trim()).ToArray();
+        var header = Header(path, reader);
         int t = Array.IndexOf(header, target);
         if (t < 0) throw new DataFormatException(path, $"expected a column '{target}' (--target), found columns: {string.Join(", ", header)}");
         var features = new List<double[]>();
         var labels = new List<string>();
-        int row = 1;
-        string? line;
-        while ((line = reader.ReadLine()) is not null)
+        foreach (var (row, cells) in DataRows(path, reader, header.Length))
         {
-            row++;
-            if (line.Length == 0) continue;
-            var cells = Split(line);
-            if (cells.Count != header.Length)
-                throw new DataFormatException(path, $"row {row}: expected {header.Length} fields, found {cells.Count}");
             var f = new double[header.Length - 1];
             for (int c = 0, k = 0; c < cells.Count; c++)
             {
@@ -124,9 +115,7 @@ public static class CsvTabular
                     labels.Add(cell);
                     continue;
                 }
-                if (!double.TryParse(cell, NumberStyles.Float, CultureInfo.InvariantCulture, out var v) || !double.IsFinite(v))
-                    throw new DataFormatException(path, $"row {row}, column '{header[c]}': expected a number, found '{cell}'");
-                f[k++] = v;
+                f[k++] = Number(path, row, header[c], cell);
             }
             features.Add(f);
         }
@@ -145,12 +134,31 @@ public static class CsvTabular
         ArgumentNullException.ThrowIfNull(columns);
         if (!File.Exists(path)) throw new DataFormatException(path, "file not found");
         using var reader = new StreamReader(path);
-        var header = (reader.ReadLine() is { } h ? Split(h) : throw new DataFormatException(path, "expected a header row, found an empty file"))
-            .Select(c => c.Trim()).ToArray();
+        var header = Header(path, reader);
         var index = columns.Select(c => (Name: c, At: Array.IndexOf(header, c))).ToArray();
         if (index.FirstOrDefault(i => i.At < 0) is { Name: not null } missing)
             throw new DataFormatException(path, $"expected the model's feature column '{missing.Name}', found columns: {string.Join(", ", header)}");
         var rows = new List<double[]>();
+        foreach (var (row, cells) in DataRows(path, reader, header.Length))
+        {
+            rows.Add([.. index.Select(i => Number(path, row, i.Name, cells[i.At].Trim()))]);
+        }
+        if (rows.Count == 0) throw new DataFormatException(path, "expected data rows after the header, found none");
+        return [.. rows];
+    }
+
+    private static double Number(string path, int row, string column, string cell) =>
+        double.TryParse(cell, NumberStyles.Float, CultureInfo.InvariantCulture, out var v) && double.IsFinite(v)
+            ? v
+            : throw new DataFormatException(path, $"row {row}, column '{column}': expected a number, found '{cell}'");
+
+    private static string[] Header(string path, StreamReader reader) =>
+        (reader.ReadLine() is { } line ? Split(line) : throw new DataFormatException(path, "expected a header row, found an empty file"))
+            .Select(h => h.Trim()).ToArray();
+
+    /// <summary>The non-empty data rows after the header, with their 1-based row numbers (the header is row 1).</summary>
+    private static IEnumerable<(int Row, List<string> Cells)> DataRows(string path, StreamReader reader, int fields)
+    {
         int row = 1;
         string? line;
         while ((line = reader.ReadLine()) is not null)
@@ -158,14 +166,9 @@ public static class CsvTabular
             row++;
             if (line.Length == 0) continue;
             var cells = Split(line);
-            if (cells.Count != header.Length) throw new DataFormatException(path, $"row {row}: expected {header.Length} fields, found {cells.Count}");
-            rows.Add([.. index.Select(i =>
-                double.TryParse(cells[i.At].Trim(), NumberStyles.Float, CultureInfo.InvariantCulture, out var v) && double.IsFinite(v)
-                    ? v
-                    : throw new DataFormatException(path, $"row {row}, column '{i.Name}': expected a number, found '{cells[i.At].Trim()}'"))]);
+            if (cells.Count != fields) throw new DataFormatException(path, $"row {row}: expected {fields} fields, found {cells.Count}");
+            yield return (row, cells);
         }
-        if (rows.Count == 0) throw new DataFormatException(path, "expected data rows after the header, found none");
-        return [.. rows];
     }
 
     /// <summary>Splits one CSV line (RFC 4180 quotes within a line).</summary>

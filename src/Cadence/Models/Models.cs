@@ -13,8 +13,14 @@ public sealed record ModelSpec(Module<Tensor, Tensor> Model, IReadOnlyList<IRead
 /// <summary>The built-in models, sized from the data: input shape and number of classes.</summary>
 public static class ModelZoo
 {
-    /// <summary>Names accepted by <see cref="Create"/>.</summary>
-    public static IReadOnlyList<string> Names { get; } = ["mlp", "cnn", "resnet", "resnet18", "resnet34"];
+    /// <summary>The built-in models' names (<see cref="Create"/> also takes <see cref="TorchVisionNames"/>).</summary>
+    public static IReadOnlyList<string> Names { get; } = ["mlp", "cnn", "resnet"];
+
+    /// <summary>torchvision's architectures <see cref="Create"/> takes (see <see cref="TorchVisionResNet"/>); they load PyTorch weights.</summary>
+    public static IReadOnlyList<string> TorchVisionNames { get; } = ["resnet18", "resnet34"];
+
+    /// <summary>Every name <see cref="Create"/> accepts.</summary>
+    public static IReadOnlyList<string> AllNames { get; } = [.. Names, .. TorchVisionNames];
 
     /// <summary>Creates a built-in model by name.</summary>
     /// <param name="name"><c>mlp</c>, <c>cnn</c>, <c>resnet</c>, or torchvision's <c>resnet18</c>/<c>resnet34</c> (see <see cref="TorchVisionResNet"/>).</param>
@@ -29,7 +35,7 @@ public static class ModelZoo
             "cnn" => Cnn(ImageShape(name, sampleShape), classes),
             "resnet" => ResNet(ImageShape(name, sampleShape), classes),
             "resnet18" or "resnet34" => TorchVision(name, ImageShape(name, sampleShape), classes),
-            _ => throw new ArgumentException($"unknown model '{name}' (expected one of: {string.Join(", ", Names)})", nameof(name)),
+            _ => throw new ArgumentException($"unknown model '{name}' (expected one of: {string.Join(", ", AllNames)})", nameof(name)),
         };
     }
 

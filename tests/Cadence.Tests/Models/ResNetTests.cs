@@ -62,7 +62,7 @@ public sealed class ResNetTests : IDisposable
         Assert.Equal(model.parameters().Count(), groups.Sum(g => g.Count));
         using var y = Eval(model, Input(1, 28));
         Assert.Equal([1L, 5], y.shape);
-        Assert.Contains("resnet18", ModelZoo.Names);
+        Assert.Equal(["mlp", "cnn", "resnet", "resnet18", "resnet34"], ModelZoo.AllNames);
         Assert.IsType<TorchVisionResNet>(ModelZoo.Create("resnet34", [1, 28, 28], 10).Model);
     }
 
