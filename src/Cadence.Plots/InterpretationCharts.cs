@@ -23,9 +23,9 @@ public static class InterpretationCharts
         if (c > MaxClasses) throw new ArgumentException($"a confusion matrix chart shows at most {MaxClasses} classes, the model has {c}", nameof(interpretation));
         var values = new double[c, c];
         for (int a = 0; a < c; a++) for (int p = 0; p < c; p++) values[a, p] = interpretation.ConfusionMatrix[a, p];
-        options ??= new ChartOptions { Width = Math.Clamp(200 + 60 * c, 500, 2400), Height = Math.Clamp(150 + 50 * c, 400, 2000) };
+        options ??= new ChartOptions { Width = Math.Clamp(240 + 60 * c, 680, 2400), Height = Math.Clamp(160 + 50 * c, 420, 2000) };
         string title = options.Title ?? string.Create(CultureInfo.InvariantCulture,
-            $"Confusion matrix ({interpretation.Actual.Count} validation images, error rate {interpretation.ErrorRate:P2})");
+            $"Confusion matrix: {interpretation.Actual.Count} validation images, error rate {interpretation.ErrorRate:P2}");
         return Plots.HeatmapChart(interpretation.Classes, interpretation.Classes, values, title, "images", "actual", "predicted", "0", options);
     }
 

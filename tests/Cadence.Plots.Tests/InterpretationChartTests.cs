@@ -18,7 +18,7 @@ public class InterpretationChartTests
     {
         var interp = Interp(40, 4);
         var chart = InterpretationCharts.ConfusionMatrixChart(interp);
-        Assert.StartsWith("Confusion matrix (40 validation images, error rate", chart.Title);
+        Assert.StartsWith("Confusion matrix: 40 validation images, error rate", chart.Title);
         Images.AssertPng(chart.ToPng(), chart.Width, chart.Height);
         var texts = System.Xml.Linq.XDocument.Parse(chart.ToSvg()).Descendants().Where(e => e.Name.LocalName == "text").Select(e => e.Value.Trim()).ToList();
         // One cell text per count, row by row, as HeatmapChart writes them; and both axes' class names.
