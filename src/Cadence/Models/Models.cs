@@ -13,11 +13,17 @@ public sealed record ModelSpec(Module<Tensor, Tensor> Model, IReadOnlyList<IRead
 /// <summary>The built-in models, sized from the data: input shape and number of classes.</summary>
 public static class ModelZoo
 {
-    /// <summary>Names accepted by <see cref="Create"/>.</summary>
+    /// <summary>The built-in models' names (<see cref="Create"/> also takes <see cref="TorchVisionNames"/>).</summary>
     public static IReadOnlyList<string> Names { get; } = ["mlp", "cnn", "resnet"];
 
+    /// <summary>torchvision's architectures <see cref="Create"/> takes (see <see cref="TorchVisionResNet"/>); they load PyTorch weights.</summary>
+    public static IReadOnlyList<string> TorchVisionNames { get; } = ["resnet18", "resnet34"];
+
+    /// <summary>Every name <see cref="Create"/> accepts.</summary>
+    public static IReadOnlyList<string> AllNames { get; } = [.. Names, .. TorchVisionNames];
+
     /// <summary>Creates a built-in model by name.</summary>
-    /// <param name="name"><c>mlp</c>, <c>cnn</c> or <c>resnet</c>.</param>
+    /// <param name="name"><c>mlp</c>, <c>cnn</c>, <c>resnet</c>, or torchvision's <c>resnet18</c>/<c>resnet34</c> (see <see cref="TorchVisionResNet"/>).</param>
     /// <param name="sampleShape">Shape of one sample: [features] or [channels, height, width] (or [height, width]).</param>
     /// <param name="classes">Number of classes.</param>
     public static ModelSpec Create(string name, long[] sampleShape, int classes)
@@ -28,7 +34,8 @@ public static class ModelZoo
             "mlp" => Mlp(sampleShape.Aggregate(1L, (a, b) => a * b), classes),
             "cnn" => Cnn(ImageShape(name, sampleShape), classes),
             "resnet" => ResNet(ImageShape(name, sampleShape), classes),
-            _ => throw new ArgumentException($"unknown model '{name}' (expected one of: {string.Join(", ", Names)})", nameof(name)),
+            "resnet18" or "resnet34" => TorchVision(name, ImageShape(name, sampleShape), classes),
+            _ => throw new ArgumentException($"unknown model '{name}' (expected one of: {string.Join(", ", AllNames)})", nameof(name)),
         };
     }
 
@@ -75,6 +82,13 @@ public static class ModelZoo
         var head = Sequential(("pool", AdaptiveAvgPool2d(1)), ("flatten", Flatten()), ("fc", Linear(128, classes)));
         var model = Sequential(("reshape", new Reshape(shape.C, shape.H, shape.W)), ("stem", stem), ("stages", stages), ("head", head));
         return new ModelSpec(model, [stem.parameters().ToArray(), stages.parameters().ToArray(), head.parameters().ToArray()]);
+    }
+
+    /// <summary>torchvision's ResNet-18/34 for images of C channels (its own names, fastai's three layer groups).</summary>
+    public static ModelSpec TorchVision(string name, (long C, long H, long W) shape, int classes)
+    {
+        var model = new TorchVisionResNet(name, checked((int)shape.C), classes);
+        return new ModelSpec(model, model.LayerGroups());
     }
 
     /// <summary>Reshapes a batch of flat or image samples to [N, C, H, W].</summary>

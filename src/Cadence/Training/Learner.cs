@@ -44,6 +44,7 @@ public sealed class Learner : IDisposable
     private readonly List<Callback> _callbacks = [];
     private readonly OptimizerFactory _optimizerFactory;
     private readonly bool[] _frozen;
+    private readonly bool[] _notWritten;
     private optim.Optimizer? _optimizer;
     private HyperParamWriter? _writer;
     private double[] _lr = [];
@@ -75,6 +76,7 @@ public sealed class Learner : IDisposable
         LayerGroups = layerGroups ?? [model.parameters().ToArray()];
         if (LayerGroups.Count == 0) throw new ArgumentException("needs at least one layer group", nameof(layerGroups));
         _frozen = new bool[LayerGroups.Count];
+        _notWritten = new bool[LayerGroups.Count];
         _oneBatch = OneBatch;
         Recorder = new Recorder();
         _callbacks.Add(Recorder);
@@ -203,25 +205,47 @@ public sealed class Learner : IDisposable
     public void Freeze() => FreezeTo(-1);
 
     /// <summary>
+    /// Whether the normalization layers (BatchNorm, InstanceNorm, LayerNorm) of frozen groups keep training (fastai's
+    /// <c>train_bn=True</c>, the default): <see cref="FreezeTo"/> leaves their parameters trainable. Takes effect at the next <see cref="FreezeTo"/>.
+    /// </summary>
+    public bool TrainBn { get; set; } = true;
+
+    /// <summary>
     /// Freezes layer groups 0 … n − 1 and unfreezes the rest (fastai <c>freeze_to</c>; a negative n counts from the end).
-    /// Frozen parameters get <c>requires_grad = false</c> and no gradient, so the optimizer skips them, and the schedule
-    /// is not written into their groups.
+    /// Frozen parameters get <c>requires_grad = false</c> and no gradient, so the optimizer skips them — except, with
+    /// <see cref="TrainBn"/>, those of normalization layers, which go on training with their group's scheduled learning
+    /// rate and momentum (fastai writes the schedule into every group). The schedule is not written into a frozen group
+    /// with nothing left to train.
     /// </summary>
     public void FreezeTo(int n)
     {
         int count = LayerGroups.Count;
         int upTo = n >= 0 ? Math.Min(n, count) : Math.Max(0, count + n);
+        var norm = TrainBn ? NormParameters() : [];
         for (int g = 0; g < count; g++)
         {
             bool frozen = g < upTo;
             _frozen[g] = frozen;
+            bool trains = !frozen;
             foreach (var p in LayerGroups[g])
             {
-                p.requires_grad = !frozen;
-                if (frozen && p.grad is not null) p.grad = null!;
+                bool keep = !frozen || norm.Contains(p.Handle);
+                trains |= keep;
+                p.requires_grad = keep;
+                if (!keep && p.grad is not null) p.grad = null!;
             }
+            _notWritten[g] = !trains;
         }
     }
+
+    /// <summary>Handles of the parameters of the model's normalization layers (fastai's <c>norm_types</c>).</summary>
+    private HashSet<IntPtr> NormParameters() =>
+    [
+        .. Model.modules()
+            .Where(m => m is BatchNorm1d or BatchNorm2d or BatchNorm3d or InstanceNorm1d or InstanceNorm2d or InstanceNorm3d or LayerNorm)
+            .SelectMany(m => m.parameters())
+            .Select(p => p.Handle),
+    ];
 
     /// <summary>Unfreezes every layer group.</summary>
     public void Unfreeze() => FreezeTo(0);
@@ -383,7 +407,7 @@ public sealed class Learner : IDisposable
         LossTensor.backward();
         Each(static (c, l) => c.AfterBackward(l));
         _schedule!.At(Iteration, _lr, _schedule.HasMomentum ? _mom : Span<double>.Empty);
-        writer.Write(_lr, _schedule.HasMomentum ? _mom : ReadOnlySpan<double>.Empty, _frozen);
+        writer.Write(_lr, _schedule.HasMomentum ? _mom : ReadOnlySpan<double>.Empty, _notWritten);
         Each(static (c, l) => c.BeforeStep(l));
         Optimizer.step();
         Iteration++;
