@@ -57,7 +57,7 @@ public sealed record ComputeDevice
     {
         ArgumentNullException.ThrowIfNull(text);
         return TryParse(text, out var device) ? device
-            : throw new ArgumentException($"unknown device '{text}': expected {AllowedForms}", nameof(text));
+            : throw new ArgumentException($"unknown device '{text}': expected {AllowedForms}");   // no parameter name: the message is shown as is
     }
 
     /// <summary>Parses like <see cref="Parse"/>, without throwing.</summary>

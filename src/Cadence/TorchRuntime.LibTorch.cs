@@ -304,7 +304,7 @@ public static partial class TorchRuntime
     {
         string? torchDir = Path.GetDirectoryName(typeof(torch).Assembly.Location);
         string[] dirs = [AppContext.BaseDirectory, Path.Combine(AppContext.BaseDirectory, "runtimes", "linux-x64", "native"), torchDir ?? ""];
-        return dirs.FirstOrDefault(d => d.Length > 0 && File.Exists(Path.Combine(d, "libtorch_cpu.so")));
+        return dirs.Where(d => d.Length > 0 && File.Exists(Path.Combine(d, "libtorch_cpu.so"))).Select(Path.TrimEndingDirectorySeparator).FirstOrDefault();
     }
 
     private static IEnumerable<(string Folder, string Source)> CpuCandidates()

@@ -468,8 +468,10 @@ public sealed class Learner : IDisposable
         Iteration++;
         BatchesDone = Batch + 1;
         Each(static (c, l) => c.AfterStep(l));
+        // On a GPU also after ~0.5 s, so a display stays live with slow steps (on the CPU only the count decides:
+        // tests that read in chunks there stay deterministic).
         if (_pending.Count >= _lossReadInterval
-            || _pending.Count > 0 && Stopwatch.GetElapsedTime(_lastRead).TotalSeconds >= LossReadSeconds) ReadLosses();
+            || _pending.Count > 0 && Device.IsCuda && Stopwatch.GetElapsedTime(_lastRead).TotalSeconds >= LossReadSeconds) ReadLosses();
     }
 
     /// <summary>A training loss not read yet (on a GPU), with the batch it belongs to.</summary>

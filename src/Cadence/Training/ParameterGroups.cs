@@ -14,10 +14,17 @@ internal static class ParameterGroups
 {
     /// <summary>Moves <paramref name="model"/> to <paramref name="device"/> (when it is not there) and returns <paramref name="groups"/> re-read from it.</summary>
     /// <exception cref="ArgumentException">A group holds a tensor that is not one of the model's parameters (named: group and position).</exception>
-    public static IReadOnlyList<IReadOnlyList<Parameter>> MoveTo(nn.Module model, IReadOnlyList<IReadOnlyList<Parameter>> groups, Device device)
+    public static IReadOnlyList<IReadOnlyList<Parameter>> MoveTo(nn.Module model, IReadOnlyList<IReadOnlyList<Parameter>> groups, Device device) =>
+        Rebind(model, groups, m =>
+        {
+            if (m.parameters().Any(p => !SameDevice(p.device, device)) || m.buffers().Any(b => !SameDevice(b.device, device))) m.to(device);
+        });
+
+    /// <summary>Runs <paramref name="change"/> on the model (a move, a dtype change) and returns <paramref name="groups"/> re-read from it by name.</summary>
+    public static IReadOnlyList<IReadOnlyList<Parameter>> Rebind(nn.Module model, IReadOnlyList<IReadOnlyList<Parameter>> groups, Action<nn.Module> change)
     {
         var names = Names(model, groups);
-        if (model.parameters().Any(p => !SameDevice(p.device, device)) || model.buffers().Any(b => !SameDevice(b.device, device))) model.to(device);
+        change(model);
         return Read(model, names);
     }
 
