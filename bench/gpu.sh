@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The GPU benchmark of issue 13 (docs/gpu.md, docs/benchmarks.md): Cadence's Learner vs a raw TorchSharp loop (batches
 # copied every step / data resident on the GPU) vs PyTorch (typical DataLoader loop / data resident), the CNN on
-# Fashion-MNIST with the demo's recipe, batch 64 and 256; s/epoch and time to 91% test accuracy, medians of --reps runs.
+# Fashion-MNIST with the demo's recipe, batch 64 and 256; s/epoch and time to 91% test accuracy, medians of --reps runs;
+# also the Learner with TorchRuntime.Deterministic (the cost of deterministic kernels).
 # Runs on a machine with a GPU after scripts/gpu-prep.sh (same .gpu/ as scripts/gpu-check.sh). Writes every run to
 # OUT/gpu-bench.jsonl and prints the table.
 #   bash bench/gpu.sh [--reps 3] [--out DIR] [--bs "64 256"]
@@ -37,9 +38,10 @@ else
 fi
 for bs in $sizes; do
   for rep in $(seq 1 "$reps"); do
-    for contender in learner raw-typical raw-resident pytorch-typical pytorch-resident; do
+    for contender in learner learner-deterministic raw-typical raw-resident pytorch-typical pytorch-resident; do
       case $contender in
         learner) cmd=("${bench[@]}" learner --device $device --bs "$bs" "${extra[@]}") ;;
+        learner-deterministic) cmd=("${bench[@]}" learner --deterministic --device $device --bs "$bs" "${extra[@]}") ;;
         raw-*) cmd=("${bench[@]}" raw --placement "${contender#raw-}" --device $device --bs "$bs" "${extra[@]}") ;;
         pytorch-*) cmd=("$python" bench/pytorch_gpu.py --placement "${contender#pytorch-}" --device $device --bs "$bs" "${extra[@]}") ;;
       esac

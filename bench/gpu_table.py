@@ -4,9 +4,10 @@ import json
 import statistics
 import sys
 
-ORDER = ["cadence-learner", "raw-typical", "raw-resident", "pytorch-typical", "pytorch-resident"]
+ORDER = ["cadence-learner", "cadence-learner-deterministic", "raw-typical", "raw-resident", "pytorch-typical", "pytorch-resident"]
 NAMES = {
     "cadence-learner": "Cadence Learner",
+    "cadence-learner-deterministic": "Cadence Learner, TorchRuntime.Deterministic",
     "raw-typical": "raw TorchSharp, batches copied each step, loss read every step",
     "raw-resident": "raw TorchSharp, data on the GPU, no per-step sync",
     "pytorch-typical": "PyTorch, DataLoader (pinned) + .to(device), loss.item() every step",

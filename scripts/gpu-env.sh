@@ -39,8 +39,10 @@ gpu_env() {
   if [ -z "${CADENCE_LIBTORCH:-}" ]; then
     CADENCE_LIBTORCH=$(python3 -c 'import os, torch; print(os.path.join(os.path.dirname(torch.__file__), "lib"))' 2>/dev/null) || CADENCE_LIBTORCH=
   fi
-  if [ -z "$CADENCE_LIBTORCH" ] || [ ! -f "$CADENCE_LIBTORCH/libtorch_cuda.so" ]; then
-    echo "gpu-env: no CUDA libtorch (CADENCE_LIBTORCH unset and python3's torch has no libtorch_cuda.so)" >&2; return 1
+  if [ -z "$CADENCE_LIBTORCH" ]; then
+    echo "gpu-env: no CUDA libtorch: CADENCE_LIBTORCH is unset and python3 imports no torch" >&2; return 1
+  elif [ ! -f "$CADENCE_LIBTORCH/libtorch_cuda.so" ]; then
+    echo "gpu-env: no CUDA libtorch: $CADENCE_LIBTORCH has no libtorch_cuda.so" >&2; return 1
   fi
   export CADENCE_DOTNET CADENCE_APP CADENCE_DATA CADENCE_LIBTORCH DOTNET_CLI_TELEMETRY_OPTOUT=1 DOTNET_NOLOGO=1
   export LD_LIBRARY_PATH=$CADENCE_LIBTORCH${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}

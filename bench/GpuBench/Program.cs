@@ -1,6 +1,6 @@
 // GPU benchmark and CUDA-vs-CPU check (bench/gpu.sh, scripts/gpu-check.sh; docs/gpu.md). One JSON line per run.
 //
-//   GpuBench learner    [options]   Cadence's Learner, as a user builds it
+//   GpuBench learner    [options]   Cadence's Learner, as a user builds it (--deterministic: TorchRuntime.Deterministic on)
 //   GpuBench raw        [options]   a hand-written TorchSharp loop: --placement typical (batches gathered on the host and
 //                                   copied each step, loss read every step) or resident (data on the GPU, no per-step sync)
 //   GpuBench step-check [options]   two optimizer steps through the Learner on --device and on the CPU, from the same
@@ -25,6 +25,7 @@ using static TorchSharp.torch;
 var o = Options.Parse(args);
 var selection = TorchRuntime.SelectDevice(o.Device);
 TorchRuntime.Configure(seed: o.Seed, threads: o.Threads, device: o.Device);
+if (o.Deterministic) TorchRuntime.Deterministic = true;   // before the first CUDA kernel (cuBLAS reads its workspace setting then)
 var device = selection.Device;
 var result = o.Mode switch
 {
@@ -52,10 +53,11 @@ internal sealed record Options
     public long TrainImages { get; init; } = long.MaxValue;
     public long EvalImages { get; init; } = long.MaxValue;
     public double Target { get; init; } = 0.91;
+    public bool Deterministic { get; init; }
 
     public static Options Parse(string[] args)
     {
-        if (args.Length == 0) throw new ArgumentException("usage: GpuBench learner|raw|step-check [--device D] [--bs N] [--placement typical|resident] [--data DIR] [--epochs N] [--lr X] [--seed N] [--threads N] [--train-images N] [--eval-images N] [--target X]");
+        if (args.Length == 0) throw new ArgumentException("usage: GpuBench learner|raw|step-check [--device D] [--bs N] [--placement typical|resident] [--data DIR] [--epochs N] [--lr X] [--seed N] [--threads N] [--train-images N] [--eval-images N] [--target X] [--deterministic]");
         var o = new Options { Mode = args[0] };
         for (int i = 1; i < args.Length; i++)
         {
@@ -75,6 +77,7 @@ internal sealed record Options
                 "--train-images" => o with { TrainImages = Int() },
                 "--eval-images" => o with { EvalImages = Int() },
                 "--target" => o with { Target = double.Parse(Next(), CultureInfo.InvariantCulture) },
+                "--deterministic" => o with { Deterministic = true },
                 _ => throw new ArgumentException($"unknown option '{name}'"),
             };
         }
@@ -128,7 +131,7 @@ internal static class Runs
         var clock = new EpochClock();
         using var learn = new Learner(spec.Model, data, optimizer: OptimizerFactory.Sgd(0.9), layerGroups: spec.LayerGroups, callbacks: [clock], device: device);
         learn.Fit(Recipe(o, data.Train.BatchCount), o.Epochs);
-        var report = Report("cadence-learner", o, clock.Ends, clock.Accuracy, data.Train.PlacementReason);
+        var report = Report(o.Deterministic ? "cadence-learner-deterministic" : "cadence-learner", o, clock.Ends, clock.Accuracy, data.Train.PlacementReason);
         report["loss_read_interval"] = learn.LossReadInterval;
         return report;
     }
