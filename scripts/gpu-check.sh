@@ -38,6 +38,19 @@ check() {   # check NAME LOG CONDITION DETAIL
   else echo "gpu-check: FAIL $name ($detail; log: $log)"; tail -5 "$log" 2>/dev/null | sed 's/^/    /'; failed=$((failed + 1)); fi
 }
 demo=(--data idx "$CADENCE_DATA" --model cnn --lr 0.1 --cycle-len 3 --use-clr 32,5)
+# killed_after_checkpoint RUN ARGS…: runs cadence ARGS (writing into RUN) and kills it (-9) once its first checkpoint is
+# complete, or after 60 s; the log is RUN.log.
+killed_after_checkpoint() {
+  local run=$1; shift
+  cadence "$@" >"$run.log" 2>&1 &
+  local pid=$!
+  for _ in $(seq 1 600); do
+    ls -d "$run"/checkpoints/ckpt-* >/dev/null 2>&1 && break
+    kill -0 $pid 2>/dev/null || break
+    sleep 0.1
+  done
+  kill -9 $pid 2>/dev/null; wait $pid 2>/dev/null
+}
 
 # 1–2. The demo on the GPU, at batch 64 (the demo's) and 256.
 for bs in 64 256; do
@@ -49,15 +62,8 @@ for bs in 64 256; do
 done
 
 # 3. fit → checkpoint → kill -9 → resume, on the GPU.
-run=$out/killed; log=$out/killed.log
-cadence fit --device cuda "${demo[@]}" --bs 256 --out "$run" --checkpoint-every 100 >"$log" 2>&1 &
-pid=$!
-for _ in $(seq 1 600); do
-  ls -d "$run"/checkpoints/ckpt-* >/dev/null 2>&1 && break
-  kill -0 $pid 2>/dev/null || break
-  sleep 0.1
-done
-kill -9 $pid 2>/dev/null; wait $pid 2>/dev/null
+run=$out/killed
+killed_after_checkpoint "$run" fit --device cuda "${demo[@]}" --bs 256 --out "$run" --checkpoint-every 100
 first=$(ls -d "$run"/checkpoints/ckpt-* 2>/dev/null | head -1)
 cadence fit --resume "$run" --device cuda --json >"$out/resumed.log" 2>&1
 rc=$?; acc=$(field "$out/resumed.log" accuracy); its=$(field "$out/resumed.log" iterations)
@@ -65,16 +71,9 @@ ok=no; [ -n "$first" ] && [ $rc -eq 0 ] && [ "$its" = 705 ] && at_least "${acc:-
 check "killed after checkpoint $(basename "${first:-none}"), resumed on the GPU" "$out/resumed.log" $ok "exit $rc, iterations ${its:-?} of 705, accuracy ${acc:-?}"
 
 # 4. A checkpoint written on the GPU, resumed on the CPU (a small run: the CPU finishes it in seconds).
-run=$out/to-cpu; log=$out/to-cpu.log
-cadence fit --device cuda --data idx "$CADENCE_DATA" --model mlp --subset 0.2 --lr 0.1 --cycle-len 2 --use-clr 32,5 --bs 256 \
-  --out "$run" --checkpoint-every 20 >"$log" 2>&1 &
-pid=$!
-for _ in $(seq 1 600); do
-  ls -d "$run"/checkpoints/ckpt-* >/dev/null 2>&1 && break
-  kill -0 $pid 2>/dev/null || break
-  sleep 0.1
-done
-kill -9 $pid 2>/dev/null; wait $pid 2>/dev/null
+run=$out/to-cpu
+killed_after_checkpoint "$run" fit --device cuda --data idx "$CADENCE_DATA" --model mlp --subset 0.2 --lr 0.1 --cycle-len 2 --use-clr 32,5 \
+  --bs 256 --out "$run" --checkpoint-every 20
 saved=$(python3 -c 'import json, glob, sys; p = sorted(glob.glob(sys.argv[1] + "/checkpoints/ckpt-*/state.json")); print(json.load(open(p[0]))["device"] if p else "")' "$run" 2>/dev/null)
 cadence fit --resume "$run" --device cpu --json >"$out/to-cpu-resumed.log" 2>&1
 rc=$?; acc=$(field "$out/to-cpu-resumed.log" accuracy); dev=$(field "$out/to-cpu-resumed.log" device)

@@ -14,6 +14,7 @@ using System.Diagnostics;
 using System.Globalization;
 using System.Text.Json;
 using Cadence;
+using Cadence.Bench.Training;
 using Cadence.Data;
 using Cadence.Models;
 using Cadence.Schedules;
@@ -91,16 +92,7 @@ internal static class Runs
     private static (InMemoryDataset Train, InMemoryDataset Valid) Load(Options o)
     {
         var (train, valid) = IdxImages.Load(o.Data);
-        return (Take(train, o.TrainImages), Take(valid, o.EvalImages));
-    }
-
-    private static InMemoryDataset Take(InMemoryDataset all, long count)
-    {
-        if (count >= all.Count) return all;
-        using var scope = NewDisposeScope();
-        var part = new InMemoryDataset(all.Features.slice(0, 0, count, 1).clone(), all.Labels.slice(0, 0, count, 1).clone(), all.Classes);
-        all.Dispose();
-        return part;
+        return (Datasets.Head(train, o.TrainImages), Datasets.Head(valid, o.EvalImages));
     }
 
     private static Schedule Recipe(Options o, long batches) => FastAi07.Fit([o.Lr], batches, cycleLen: o.Epochs, useClr: new UseClr(32, 5));

@@ -42,23 +42,23 @@ public sealed class CrossDeviceTests : IDisposable
         Assert.Null(Checkpoint.CudaRngToRestore(null, ComputeDevice.Cuda(0)));           // written on the CPU: the GPU keeps its seeded state
     }
 
-    /// <summary>
-    /// Rewrites a CPU checkpoint as a GPU run would have written it: the same tensor files (TorchSharp stores every
-    /// tensor as CPU data, whatever its device), "device": "cuda:0" and the CUDA generator's state.
-    /// </summary>
-    private string AsIfFromGpu(string checkpoint)
+    /// <summary>A copy of <paramref name="checkpoint"/> in <paramref name="into"/>, with its state.json edited and files added.</summary>
+    private static string Rewrite(string checkpoint, string into, Func<string, string> editState, params (string Name, byte[] Bytes)[] extra)
     {
         var files = CheckpointStore.ReadVerified(checkpoint);
-        string state = Encoding.UTF8.GetString(files["state.json"]).Replace("\"device\": \"cpu\"", "\"device\": \"cuda:0\"", StringComparison.Ordinal);
-        Assert.Contains("\"device\": \"cuda:0\"", state, StringComparison.Ordinal);
-        byte[] cudaRng = new byte[16];   // Philox: seed and offset
-        var rewritten = files.Where(f => f.Key is not ("state.json" or CheckpointStore.ManifestName))
-            .Select(f => (f.Key, (Action<Stream>)(s => s.Write(f.Value))))
-            .Append(("rng_cuda.bin", s => s.Write(cudaRng)))
-            .Append(("state.json", s => s.Write(Encoding.UTF8.GetBytes(state))))
-            .ToList();
-        return CheckpointStore.Write(_dir["gpu"], Path.GetFileName(checkpoint), rewritten);
+        string state = editState(Encoding.UTF8.GetString(files["state.json"]));
+        var rewritten = files.Where(f => f.Key is not ("state.json" or CheckpointStore.ManifestName)).Select(f => (f.Key, f.Value))
+            .Concat(extra).Append(("state.json", Encoding.UTF8.GetBytes(state)))
+            .Select(f => (f.Item1, (Action<Stream>)(s => s.Write(f.Item2)))).ToList();
+        return CheckpointStore.Write(into, Path.GetFileName(checkpoint), rewritten);
     }
+
+    /// <summary>
+    /// A CPU checkpoint as a GPU run would have written it: the same tensor files (TorchSharp stores every tensor as CPU
+    /// data, whatever its device), "device": "cuda:0" and the CUDA generator's state (Philox: seed and offset).
+    /// </summary>
+    private string AsIfFromGpu(string checkpoint) => Rewrite(checkpoint, _dir["gpu"],
+        state => state.Replace("\"device\": \"cpu\"", "\"device\": \"cuda:0\"", StringComparison.Ordinal), ("rng_cuda.bin", new byte[16]));
 
     [Fact]
     public void A_gpu_checkpoint_resumes_on_the_cpu_and_finishes_the_run_bit_for_bit()
@@ -87,11 +87,8 @@ public sealed class CrossDeviceTests : IDisposable
     {
         using var learn = Make();
         learn.Fit(Clr(learn.Data.Train.BatchCount), 2);
-        string path = Checkpoint.Save(learn, _dir["new"], "manual");
-        var files = CheckpointStore.ReadVerified(path);
-        string state = Encoding.UTF8.GetString(files["state.json"]).Replace("\"device\": \"cpu\",", "", StringComparison.Ordinal);
-        string old = CheckpointStore.Write(_dir["old"], "manual", files.Where(f => f.Key is not ("state.json" or CheckpointStore.ManifestName))
-            .Select(f => (f.Key, (Action<Stream>)(s => s.Write(f.Value)))).Append(("state.json", s => s.Write(Encoding.UTF8.GetBytes(state)))).ToList());
+        string old = Rewrite(Checkpoint.Save(learn, _dir["new"], "manual"), _dir["old"],
+            state => state.Replace("\"device\": \"cpu\",", "", StringComparison.Ordinal));
         Assert.Null(Checkpoint.ReadInfo(old).Device);
         using var other = Make();
         Checkpoint.LoadWeights(other, old);

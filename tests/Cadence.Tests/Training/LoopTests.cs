@@ -124,16 +124,22 @@ public class LoopTests
         Assert.Contains(chunked.Seen, s => s.IterationNow - s.Loss.Iteration == 4);
     }
 
+    /// <summary>A learner with a NaN guard whose loss is NaN for the training batches (1-based, counted over the learner's life) <paramref name="nan"/> picks.</summary>
+    private static Learner NanFrom(Func<int, bool> nan)
+    {
+        int batch = 0;
+        var (model, groups) = Synth.Model();
+        return new Learner(model, Synth.Data(), loss: (o, t) =>
+        {
+            var l = nn.functional.cross_entropy(o, t);
+            return o.requires_grad && nan(++batch) ? l * double.NaN : l;
+        }, layerGroups: groups, callbacks: [new NanGuard()]);
+    }
+
     [Fact]
     public void With_losses_read_in_chunks_the_nan_guard_stops_late_but_records_nothing_from_the_bad_batch_on()
     {
-        int calls = 0;
-        var (model, groups) = Synth.Model();
-        using var learn = new Learner(model, Synth.Data(), loss: (o, t) =>
-        {
-            var l = nn.functional.cross_entropy(o, t);
-            return o.requires_grad && ++calls == 6 ? l * double.NaN : l;   // the 6th training batch (iteration 5)
-        }, layerGroups: groups, callbacks: [new NanGuard()]);
+        using var learn = NanFrom(batch => batch == 6);   // the 6th training batch (iteration 5)
         learn.LossReadInterval = 4;
         var result = learn.Fit(0.01);
         Assert.StartsWith("loss is NaN at iteration 5 (epoch 1, batch 6)", result.StopReason, StringComparison.Ordinal);
@@ -210,13 +216,7 @@ public class LoopTests
     [Fact]
     public void With_a_nan_guard_the_range_test_ends_at_the_first_nan_and_says_so()
     {
-        int calls = 0;
-        var (model, groups) = Synth.Model();
-        using var learn = new Learner(model, Synth.Data(), loss: (o, t) =>
-        {
-            var l = nn.functional.cross_entropy(o, t);
-            return ++calls > 30 ? l * double.NaN : l;
-        }, layerGroups: groups, callbacks: [new NanGuard()]);
+        using var learn = NanFrom(batch => batch > 30);
         var r = learn.LrFind(stopDiv: false);
         Assert.True(r.StoppedEarly);
         Assert.Equal(30, r.Lrs.Count);
