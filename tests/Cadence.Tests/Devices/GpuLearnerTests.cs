@@ -1,4 +1,5 @@
 using Cadence.Checkpoints;
+using Cadence.Data;
 using Cadence.Schedules;
 using Cadence.TestSupport;
 using Cadence.Training;
