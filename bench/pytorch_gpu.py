@@ -11,48 +11,17 @@ Wall time from the first batch to the end of each epoch's test evaluation (first
 Prints one JSON line with the fields of GpuBench.
 """
 import argparse
-import gzip
 import json
-import struct
 import time
 
 import torch
-import torch.nn as nn
 import torch.nn.functional as F
 
-# Only torch and the standard library: the GPU machine's PyTorch venv need not have numpy (pytorch_train.py uses it).
-FMNIST = "/usr/share/datasets/fashion-mnist"
+import os
+import sys
 
-
-def read_idx(path):
-    with gzip.open(path, "rb") if path.endswith(".gz") else open(path, "rb") as f:
-        data = f.read()
-    zero, dtype, ndim = struct.unpack(">HBB", data[:4])
-    if zero != 0 or dtype != 0x08:
-        raise SystemExit(f"{path}: not an unsigned-byte IDX file")
-    dims = struct.unpack(">" + "I" * ndim, data[4:4 + 4 * ndim])
-    return torch.frombuffer(bytearray(data[4 + 4 * ndim:]), dtype=torch.uint8).reshape(dims)
-
-
-def load(directory):
-    """Fashion-MNIST as Cadence's IdxImages loads it: [N, 1, 28, 28] scaled to [0, 1], standardized with the training set's mean and std."""
-    def images(prefix):
-        return (read_idx(f"{directory}/{prefix}-images-idx3-ubyte.gz").float() / 255.0).unsqueeze(1)
-
-    def labels(prefix):
-        return read_idx(f"{directory}/{prefix}-labels-idx1-ubyte.gz").long()
-
-    x_train, x_test = images("train"), images("t10k")
-    mean, std = x_train.mean().item(), x_train.std().item()
-    return (x_train - mean) / std, labels("train"), (x_test - mean) / std, labels("t10k")
-
-
-def model():
-    """Cadence's ModelZoo cnn (and pytorch_train.model("cnn"))."""
-    return nn.Sequential(
-        nn.Conv2d(1, 32, 3, padding=1), nn.BatchNorm2d(32), nn.ReLU(), nn.MaxPool2d(2),
-        nn.Conv2d(32, 64, 3, padding=1), nn.BatchNorm2d(64), nn.ReLU(), nn.MaxPool2d(2),
-        nn.Flatten(), nn.Linear(3136, 128), nn.ReLU(), nn.Linear(128, 10))
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from fmnist import FMNIST, cnn, load  # noqa: E402  (torch only: the GPU machine's PyTorch venv need not have numpy)
 
 
 def circular_lr(lr, t, nb, div=32, cut_div=5):
@@ -98,7 +67,7 @@ def main():
         x_test, y_test = x_test[:a.eval_images].clone(), y_test[:a.eval_images].clone()
     n = x_train.shape[0]
     batches = (n + a.bs - 1) // a.bs
-    net = model().to(dev)
+    net = cnn().to(dev)
     opt = torch.optim.SGD(net.parameters(), lr=a.lr / 32, momentum=0.9)
     gen = torch.Generator().manual_seed(a.seed)
     x_test, y_test = x_test.to(dev), y_test.to(dev)
