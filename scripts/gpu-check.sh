@@ -16,7 +16,8 @@ if ! gpu_present; then
   exit 0
 fi
 gpu_env || { echo "0 passed, 1 failed"; exit 1; }
-out=${1:-${OUT:-/tmp/cadence-gpu-check}}
+out=${1:-${OUT:-/tmp/cadence-gpu-check}}   # logs only: the runs' directories (checkpoints, charts) stay in $work
+work=$(mktemp -d /tmp/cadence-gpu-runs.XXXXXX)
 mkdir -p "$out"
 nvidia-smi -L | sed 's/^/gpu-check: /'
 echo "gpu-check: dotnet $CADENCE_DOTNET, app $CADENCE_APP, data $CADENCE_DATA, libtorch $CADENCE_LIBTORCH"
@@ -39,10 +40,10 @@ check() {   # check NAME LOG CONDITION DETAIL
 }
 demo=(--data idx "$CADENCE_DATA" --model cnn --lr 0.1 --cycle-len 3 --use-clr 32,5)
 # killed_after_checkpoint RUN ARGS…: runs cadence ARGS (writing into RUN) and kills it (-9) once its first checkpoint is
-# complete, or after 60 s; the log is RUN.log.
+# complete, or after 60 s; the log is OUT/<name of RUN>.log.
 killed_after_checkpoint() {
   local run=$1; shift
-  cadence "$@" >"$run.log" 2>&1 &
+  cadence "$@" >"$out/$(basename "$run").log" 2>&1 &
   local pid=$!
   for _ in $(seq 1 600); do
     ls -d "$run"/checkpoints/ckpt-* >/dev/null 2>&1 && break
@@ -55,14 +56,14 @@ killed_after_checkpoint() {
 # 1–2. The demo on the GPU, at batch 64 (the demo's) and 256.
 for bs in 64 256; do
   log=$out/demo-bs$bs.log
-  cadence fit --device cuda "${demo[@]}" --bs $bs --out "$out/demo-bs$bs" --json >"$log" 2>&1
+  cadence fit --device cuda "${demo[@]}" --bs $bs --out "$work/demo-bs$bs" --json >"$log" 2>&1
   rc=$?; acc=$(field "$log" accuracy); dev=$(field "$log" device); secs=$(field "$log" seconds)
   ok=no; [ $rc -eq 0 ] && [ "$dev" = cuda:0 ] && at_least "${acc:-0}" 0.90 && ok=yes
   check "fit --device cuda, batch $bs, ≥ 90% test accuracy" "$log" $ok "exit $rc, device ${dev:-?}, accuracy ${acc:-?}, ${secs:-?} s"
 done
 
 # 3. fit → checkpoint → kill -9 → resume, on the GPU.
-run=$out/killed
+run=$work/killed
 killed_after_checkpoint "$run" fit --device cuda "${demo[@]}" --bs 256 --out "$run" --checkpoint-every 100
 first=$(ls -d "$run"/checkpoints/ckpt-* 2>/dev/null | head -1)
 cadence fit --resume "$run" --device cuda --json >"$out/resumed.log" 2>&1
@@ -71,7 +72,7 @@ ok=no; [ -n "$first" ] && [ $rc -eq 0 ] && [ "$its" = 705 ] && at_least "${acc:-
 check "killed after checkpoint $(basename "${first:-none}"), resumed on the GPU" "$out/resumed.log" $ok "exit $rc, iterations ${its:-?} of 705, accuracy ${acc:-?}"
 
 # 4. A checkpoint written on the GPU, resumed on the CPU (a small run: the CPU finishes it in seconds).
-run=$out/to-cpu
+run=$work/to-cpu
 killed_after_checkpoint "$run" fit --device cuda --data idx "$CADENCE_DATA" --model mlp --subset 0.2 --lr 0.1 --cycle-len 2 --use-clr 32,5 \
   --bs 256 --out "$run" --checkpoint-every 20
 saved=$(python3 -c 'import json, glob, sys; p = sorted(glob.glob(sys.argv[1] + "/checkpoints/ckpt-*/state.json")); print(json.load(open(p[0]))["device"] if p else "")' "$run" 2>/dev/null)
@@ -89,9 +90,10 @@ check "lr-find --device cuda" "$log" $ok "exit $rc, ${n:-?} points, valley ${val
 
 # 6. compare of two schedules on the GPU.
 log=$out/compare.log
-cadence compare --device cuda --data idx "$CADENCE_DATA" --model cnn --epochs 1 --seeds 1 --out "$out/compare" \
+cadence compare --device cuda --data idx "$CADENCE_DATA" --model cnn --epochs 1 --seeds 1 --out "$work/compare" \
   "clr: fit lr=0.1 cycle-len=1 use-clr=32,5" "1cycle: one-cycle max-lr=0.1" >"$log" 2>&1
-rc=$?; rows=$(($(wc -l <"$out/compare/results.csv" 2>/dev/null || echo 1) - 1))
+rc=$?; cp "$work/compare/results.csv" "$out/compare-results.csv" 2>/dev/null
+rows=$(($(wc -l <"$out/compare-results.csv" 2>/dev/null || echo 1) - 1))
 ok=no; [ $rc -eq 0 ] && [ "$rows" -eq 2 ] && ok=yes
 check "compare --device cuda, two schedules" "$log" $ok "exit $rc, $rows runs in results.csv"
 
