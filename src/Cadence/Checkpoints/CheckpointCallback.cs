@@ -121,6 +121,9 @@ public sealed class CheckpointCallback : Callback, ICheckpointState
     /// <summary>After the recorder (50) and the CSV logger (55), before <see cref="Callbacks.EarlyStopping"/> (60), so the epoch-end checkpoint is written even when early stopping ends the fit.</summary>
     public override int Order => 58;
 
+    /// <summary>An LR range test writes no checkpoint.</summary>
+    public override bool RunsDuringLrFind => false;
+
     /// <summary>Path of the newest rolling checkpoint of this fit (or the one it resumed from), or null.</summary>
     public string? LastRolling { get; private set; }
 

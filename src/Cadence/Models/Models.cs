@@ -8,7 +8,18 @@ namespace Cadence.Models;
 /// <summary>A model and its layer groups (body first, head last), as a <see cref="Training.Learner"/> takes them.</summary>
 /// <param name="Model">The module.</param>
 /// <param name="LayerGroups">Parameters per layer group.</param>
-public sealed record ModelSpec(Module<Tensor, Tensor> Model, IReadOnlyList<IReadOnlyList<Parameter>> LayerGroups);
+public sealed record ModelSpec(Module<Tensor, Tensor> Model, IReadOnlyList<IReadOnlyList<Parameter>> LayerGroups)
+{
+    /// <summary>
+    /// The model moved to <paramref name="device"/> with its layer groups re-read from the moved model (TorchSharp
+    /// replaces the parameters it moves, so the groups of this spec are stale afterwards: use the returned one).
+    /// </summary>
+    public ModelSpec To(Device device)
+    {
+        ArgumentNullException.ThrowIfNull(device);
+        return this with { LayerGroups = Training.ParameterGroups.MoveTo(Model, LayerGroups, device) };
+    }
+}
 
 /// <summary>The built-in models, sized from the data: input shape and number of classes.</summary>
 public static class ModelZoo
@@ -26,10 +37,12 @@ public static class ModelZoo
     /// <param name="name"><c>mlp</c>, <c>cnn</c>, <c>resnet</c>, or torchvision's <c>resnet18</c>/<c>resnet34</c> (see <see cref="TorchVisionResNet"/>).</param>
     /// <param name="sampleShape">Shape of one sample: [features] or [channels, height, width] (or [height, width]).</param>
     /// <param name="classes">Number of classes.</param>
-    public static ModelSpec Create(string name, long[] sampleShape, int classes)
+    /// <param name="device">Where the model lives (null: where TorchSharp creates it, the CPU). Weights are drawn on the
+    /// CPU from the global generator either way, so a seed gives the same initial model on every device.</param>
+    public static ModelSpec Create(string name, long[] sampleShape, int classes, Device? device = null)
     {
         ArgumentNullException.ThrowIfNull(sampleShape);
-        return name switch
+        var spec = name switch
         {
             "mlp" => Mlp(sampleShape.Aggregate(1L, (a, b) => a * b), classes),
             "cnn" => Cnn(ImageShape(name, sampleShape), classes),
@@ -37,6 +50,7 @@ public static class ModelZoo
             "resnet18" or "resnet34" => TorchVision(name, ImageShape(name, sampleShape), classes),
             _ => throw new ArgumentException($"unknown model '{name}' (expected one of: {string.Join(", ", AllNames)})", nameof(name)),
         };
+        return device is null ? spec : spec.To(device);
     }
 
     private static (long C, long H, long W) ImageShape(string model, long[] shape) => shape.Length switch
