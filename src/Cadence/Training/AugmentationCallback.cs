@@ -1,4 +1,3 @@
-using System.Reflection;
 using System.Text.Json;
 using Cadence.Checkpoints;
 using Cadence.Data;
@@ -14,10 +13,6 @@ namespace Cadence.Training;
 /// </summary>
 public sealed class AugmentationCallback : Callback, ICheckpointState
 {
-    // The learner hands BeforeBatch the batch in Learner.X and a callback may replace it (the loop of issue 13);
-    // until Learner exposes a public way to replace it, the replacement goes through the property's own setter.
-    private static readonly MethodInfo? InputSetter = typeof(Learner).GetProperty(nameof(Learner.X))?.GetSetMethod(nonPublic: true);
-
     /// <summary>Creates the callback.</summary>
     public AugmentationCallback(BatchAugmenter augmenter)
     {
@@ -52,12 +47,6 @@ public sealed class AugmentationCallback : Callback, ICheckpointState
         if (!learner.Training) return;
         var x = learner.X ?? throw new InvalidOperationException(
             "the learner's loop calls BeforeBatch before it has the batch (Learner.X is null), so the batch cannot be augmented");
-        Replace(learner, Augmenter.Apply(x));
-    }
-
-    private static void Replace(Learner learner, Tensor x)
-    {
-        if (InputSetter is null) throw new InvalidOperationException("Learner.X cannot be replaced by a callback in this version of the learner");
-        InputSetter.Invoke(learner, [x]);
+        learner.X = Augmenter.Apply(x);
     }
 }
