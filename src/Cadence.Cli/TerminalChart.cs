@@ -102,5 +102,5 @@ internal static class TerminalChart
         return (char)(0x2800 + code);
     }
 
-    private static string Fmt(double v) => v.ToString("G4", CultureInfo.InvariantCulture);
+    private static string Fmt(double v) => Cadence.Schedules.NumberFormat.Human(v);
 }

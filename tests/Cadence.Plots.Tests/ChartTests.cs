@@ -205,9 +205,9 @@ public sealed class ChartTests : IDisposable
     public void Bad_inputs_name_the_parameter_and_the_range()
     {
         var s = Torch.OneCycle(maxLr: [0.1], totalSteps: 10);
-        var w = Assert.Throws<ArgumentOutOfRangeException>(() => Plots.ScheduleChart(s, 10, new ChartOptions { Width = 50 }));
-        Assert.Equal("Width", w.ParamName);
-        Assert.StartsWith("Width must be in [100, 10000] pixels, got 50", w.Message, StringComparison.Ordinal);
+        var w = Assert.Throws<ValidationException>(() => Plots.ScheduleChart(s, 10, new ChartOptions { Width = 50, Height = 20_000 }));
+        Assert.Equal("width", w.ParamName);
+        Assert.Equal("width: must be in [100, 10000] pixels, got 50; height: must be in [100, 10000] pixels, got 20000", w.Summary);
         Assert.Equal("iterations", Assert.Throws<ArgumentOutOfRangeException>(() => Plots.ScheduleChart(s, 0)).ParamName);
         var lrs = Assert.Throws<ArgumentOutOfRangeException>(() => Plots.LrFindChart([1e-3, -1], [1, 2]));
         Assert.Equal("lrs", lrs.ParamName);
