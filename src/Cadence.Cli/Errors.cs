@@ -61,6 +61,7 @@ internal static partial class ErrorHandler
     [
         new(typeof(OptionIOException), null),
         new(typeof(DataFormatException), "--data"),
+        new(typeof(Cadence.Checkpoints.CheckpointException), "--resume"),
         new(typeof(DllNotFoundException), null, NativeHint),
         new(typeof(TypeInitializationException), null, NativeHint),
         new(typeof(IOException), null),
@@ -119,7 +120,7 @@ internal static partial class ErrorHandler
             string name = unknown.Groups[1].Value;
             return $"unknown command '{name}'{OptionNames.DidYouMean(name, Cli.Commands)}; commands: {string.Join(", ", Cli.Commands)}";
         }
-        if (MissingArgument().Match(m) is { Success: true } missing) return $"{missing.Groups[1].Value}: required";
+        if (MissingArgument().Match(m) is { Success: true } missing) return $"{missing.Groups[1].Value}: required (see cadence {args.FirstOrDefault()} --help)";
         if (Unmatched().Match(m) is { Success: true } unmatched) return $"unexpected argument '{unmatched.Groups[1].Value}'";
         return m.TrimEnd('.');
     }
@@ -162,7 +163,9 @@ internal static class OptionNames
     /// <summary><c>max_lr</c>, <c>startLr</c> → <c>--max-lr</c>, <c>--start-lr</c>; names already in command-line form are kept.</summary>
     public static string Of(string parameter)
     {
-        if (parameter.StartsWith('-') || parameter.All(c => char.IsUpper(c) || c == '_')) return parameter;   // --epochs, SCHEDULE
+        // Already as typed (--epochs, SCHEDULE, SCHEDULE 'clr'): only identifiers are parameter names.
+        if (parameter.Length == 0 || !char.IsLetter(parameter[0]) || !parameter.All(c => char.IsLetterOrDigit(c) || c == '_') || parameter.All(c => char.IsUpper(c) || c == '_'))
+            return parameter;
         var name = new System.Text.StringBuilder("--");
         foreach (char c in parameter)
         {

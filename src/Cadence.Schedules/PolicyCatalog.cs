@@ -152,6 +152,8 @@ public sealed class PolicyArgs
     public void Fail(string name, string message) => _check.Fail(Param(name), message);
 
     internal void ThrowIfAny() => _check.ThrowIfAny();
+
+    internal IReadOnlyList<ValidationError> Errors => _check.Errors;
 }
 
 /// <summary>
@@ -329,6 +331,31 @@ public static partial class PolicyCatalog
     public static PolicySpec Find(string name) =>
         All.FirstOrDefault(p => p.Name == name)
         ?? throw new ScheduleValidationException([new("policy", $"unknown policy '{name}'; one of: {string.Join(", ", All.Select(p => p.Name))}")]);
+
+    /// <summary>
+    /// The options of policy <paramref name="name"/> whose text does not read as their kind (a number, a list of
+    /// numbers, a whole number, true/false, one of the choices), found without building the schedule: a front end
+    /// checks the text before it knows the data that fills the rest. Unknown options are left to <see cref="Create"/>.
+    /// </summary>
+    public static IReadOnlyList<ValidationError> TextErrors(string name, IReadOnlyDictionary<string, string> options)
+    {
+        ArgumentNullException.ThrowIfNull(options);
+        var spec = Find(name);
+        var args = new PolicyArgs(spec, options);
+        foreach (var key in options.Keys)
+        {
+            switch (spec.Options.Concat(Common).FirstOrDefault(o => o.Name == key)?.Kind)
+            {
+                case OptionKind.Number: args.NumberOrNull(key); break;
+                case OptionKind.Numbers: args.NumbersOrNull(key); break;
+                case OptionKind.Integer: args.IntegerOrNull(key); break;
+                case OptionKind.Integers: args.Integers(key); break;
+                case OptionKind.Boolean: args.Boolean(key); break;
+                case OptionKind.Choice: args.Choice(key); break;
+            }
+        }
+        return args.Errors;
+    }
 
     /// <summary>
     /// Builds policy <paramref name="name"/> from options given as text (keys without dashes). Options the policy

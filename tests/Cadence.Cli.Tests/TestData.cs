@@ -39,14 +39,17 @@ internal static class TestData
         Assert.StartsWith(message, result.Err, StringComparison.Ordinal);
     }
 
-    /// <summary>Runs a command's entry point with captured output.</summary>
-    public static (int Code, string Out, string Err) Run(Func<string[], TextWriter, TextWriter, CancellationToken, int> command, string[] args)
+    /// <summary>Runs <c>cadence COMMAND ARGS…</c> in this process with captured output.</summary>
+    public static (int Code, string Out, string Err) Run(string command, string[] args, CancellationToken ct = default)
     {
         var stdout = new StringWriter();
         var stderr = new StringWriter();
-        int code = command(args, stdout, stderr, CancellationToken.None);
+        int code = Program.Run([command, .. args], stdout, stderr, ct);
         return (code, stdout.ToString(), stderr.ToString());
     }
+
+    /// <summary>Runs <c>cadence ARGS…</c> with <paramref name="stderr"/> as its error output (a writer that cancels, say).</summary>
+    public static int Run(string[] args, TextWriter stdout, TextWriter stderr, CancellationToken ct) => Program.Run(args, stdout, stderr, ct);
 }
 
 public sealed class HelpTextTests

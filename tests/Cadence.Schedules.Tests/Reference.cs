@@ -28,7 +28,19 @@ public static class Reference
     {
         var args = c.GetProperty("args").EnumerateArray().Select(a => a.GetString()!).ToList();
         if (iterations is { } n) args.AddRange(["--iterations", n.ToString(System.Globalization.CultureInfo.InvariantCulture)]);
-        return PolicyCatalog.Create(c.GetProperty("policy").GetString()!, PolicyCatalog.ParseTokens(args));
+        return PolicyCatalog.Create(c.GetProperty("policy").GetString()!, Options(args));
+    }
+
+    /// <summary>The traces' arguments (<c>--max-lr 0.1 …</c>, as a user types them) as the catalog's option text.</summary>
+    private static Dictionary<string, string> Options(IReadOnlyList<string> args)
+    {
+        var options = new Dictionary<string, string>();
+        for (int i = 0; i + 1 < args.Count; i += 2)
+        {
+            Assert.StartsWith("--", args[i], StringComparison.Ordinal);
+            options.Add(args[i][2..], args[i + 1]);
+        }
+        return options;
     }
 
     public static double[][]? Groups(JsonElement c, string key) =>

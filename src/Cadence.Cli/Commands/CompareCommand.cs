@@ -10,8 +10,8 @@ namespace Cadence.Cli.Commands;
 
 internal sealed class CompareSettings : ExperimentSettings
 {
-    [CommandArgument(0, "<SCHEDULE>")]
-    [Description("\"[NAME:] POLICY key=value …\" with the options of 'cadence schedule POLICY' (keys without dashes); the data fills batches per epoch and, from --epochs, the length")]
+    [CommandArgument(0, "[SCHEDULE]")]
+    [Description("\"POLICY key=value …\", or \"NAME: POLICY key=value …\", with the options of 'cadence schedule POLICY' (keys without dashes); the data fills batches per epoch and, from --epochs, the length")]
     public string[] Schedules { get; set; } = [];
 
     [CommandOption("--target-accuracy <A>")]
@@ -25,9 +25,15 @@ internal sealed class CompareSettings : ExperimentSettings
         base.Check(check);
         foreach (var text in Schedules)
         {
-            try { Choices.Add(PolicyChoice.FromText(text)); }
+            try
+            {
+                var choice = PolicyChoice.FromText(text);
+                choice.CheckText(check, $"SCHEDULE '{text}'");
+                Choices.Add(choice);
+            }
             catch (UsageException e) { check.Fail(e.Option ?? "SCHEDULE", e.Problem); }
         }
+        if (Schedules.Length == 0) check.Fail("SCHEDULE", "give at least one schedule, e.g. \"one-cycle max-lr=0.1\" (see cadence compare --help)");
         if (Choices.GroupBy(s => s.Label).FirstOrDefault(g => g.Count() > 1) is { } dup)
             check.Fail("SCHEDULE", $"two schedules are labelled '{dup.Key}'; name them apart with 'NAME: POLICY …'");
     }

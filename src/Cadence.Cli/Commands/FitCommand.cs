@@ -65,6 +65,7 @@ internal sealed class FitSettings : TrainingSettings, IPolicySettings
 
     public void Read(IRemainingArguments remaining, string command)
     {
+        if (Resume is not null) return;   // the options are the checkpoint's (FitResume compares them)
         var spec = PolicyChoice.Find(Schedule, "--schedule");
         var options = PolicyChoice.FromRemaining(remaining, spec, command, training: true);
         Policy = new PolicyChoice(spec.Name, spec.Name, spec.Name, options);
@@ -73,6 +74,8 @@ internal sealed class FitSettings : TrainingSettings, IPolicySettings
     public override void Check(Check check)
     {
         base.Check(check);
+        if (Resume is not null) return;
+        Policy.CheckText(check);
         foreach (var (given, name) in new[] { (CheckpointEvery is not null, "--checkpoint-every"), (CycleSaveName is not null, "--cycle-save-name"), (BestSaveName is not null, "--best-save-name") })
             if (given && Out is null) check.Fail(name, "needs --out DIR (checkpoints go to DIR/checkpoints)");
         if (CycleSaveName is not null && !(Policy.Policy == "fit" && Policy.Options.ContainsKey("cycle-len")))

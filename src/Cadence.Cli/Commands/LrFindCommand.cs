@@ -70,7 +70,9 @@ internal sealed class LrFindSettings : TrainingSettings
     {
         base.Check(check);
         if (GroupLrs is not null && NumbersAttribute.Parse(GroupLrs) is null) return;   // already reported by its rule
-        foreach (var e in Find.Errors(Find.GroupLrs?.Count ?? 1)) check.Fail(OptionNames.Of(e.Parameter), e.Message);
+        // The library checks what the rules cannot (the end above the start); an option already refused is not named twice.
+        foreach (var e in Find.Errors(Find.GroupLrs?.Count ?? 1).Where(e => check.Errors.All(x => x.Parameter != OptionNames.Of(e.Parameter))))
+            check.Fail(OptionNames.Of(e.Parameter), e.Message);
     }
 }
 

@@ -123,7 +123,7 @@ internal sealed class SweepCommand(Io io) : CadenceCommand<SweepSettings>(io)
         if (unreached.Count > 0)
         {
             string why = cancelled ? "cancelled" : string.Create(CultureInfo.InvariantCulture, $"--max-minutes {o.MaxMinutes} reached");
-            table.WriteLine($"not reached ({why}): {unreached.Count} of {todo.Count} runs; {(x.Out is null ? "rerun" : "rerun with --resume")} to do them:");
+            table.WriteLine($"not reached ({why}): {unreached.Count} of {todo.Count} runs; {(x.Out is null ? "rerun" : $"rerun with --resume {x.Out}")} to do them:");
             foreach (var g in unreached.GroupBy(u => u.Cell.Label))
                 table.WriteLine($"  {g.Key}: seed{(g.Count() > 1 ? "s" : "")} {string.Join(", ", g.Select(u => u.Seed))}");
         }

@@ -82,6 +82,14 @@ internal sealed record PolicyChoice(string Label, string Text, string Policy, IR
             throw new UsageException(shown, $"is not an option of cadence {command} or of policy {spec.Name}{OptionNames.DidYouMean(key, names.Select(n => "--" + n))} (its options: {string.Join(", ", spec.Options.Select(p => "--" + p.Name))})");
     }
 
+    /// <summary>Adds the options whose text is not of their kind (checked before any data is loaded); "auto" lrs are resolved later.</summary>
+    public void CheckText(Check check, string? prefix = null)
+    {
+        var given = Options.Where(kv => kv.Value != "auto").ToDictionary();
+        foreach (var e in PolicyCatalog.TextErrors(Policy, given))
+            check.Fail(prefix ?? OptionNames.Of(e.Parameter), prefix is null ? e.Message : $"{e.Parameter.Replace('_', '-')}: {e.Message}");
+    }
+
     /// <summary>
     /// The option values a training run fills in when the user did not give them: batches/steps per epoch from the
     /// data; from <paramref name="epochs"/>, the epochs, total steps and t-max (CosineAnnealingLR over the whole fit,

@@ -104,12 +104,28 @@ internal sealed class TrainingRun : IDisposable
     }
 }
 
-/// <summary>One epoch in JSON (history.json, results.json): the metrics by name.</summary>
-internal sealed record EpochJson(int Epoch, double TrainLoss, double ValidLoss, [property: JsonExtensionData] Dictionary<string, object?> Metrics, double Seconds)
+/// <summary>One epoch in JSON (history.json, results.json): the metrics by name, after the fixed fields.</summary>
+internal sealed class EpochJson
 {
-    public static EpochJson Of(EpochRecord e, IReadOnlyList<string> metricNames) =>
-        new(e.Epoch + 1, e.TrainLoss, e.ValidLoss,
-            metricNames.Zip(e.Metrics).ToDictionary(m => m.First, m => (object?)(double.IsFinite(m.Second) ? m.Second : null)), Math.Round(e.Seconds, 3));
+    public int Epoch { get; init; }
+
+    public double TrainLoss { get; init; }
+
+    public double ValidLoss { get; init; }
+
+    public double Seconds { get; init; }
+
+    [JsonExtensionData]
+    public Dictionary<string, object?> Metrics { get; init; } = [];
+
+    public static EpochJson Of(EpochRecord e, IReadOnlyList<string> metricNames) => new()
+    {
+        Epoch = e.Epoch + 1,
+        TrainLoss = e.TrainLoss,
+        ValidLoss = e.ValidLoss,
+        Seconds = Math.Round(e.Seconds, 3),
+        Metrics = metricNames.Zip(e.Metrics).ToDictionary(m => m.First, m => (object?)(double.IsFinite(m.Second) ? m.Second : null)),
+    };
 }
 
 /// <summary>One optimizer step in history.json: lr and momentum of every parameter group.</summary>
