@@ -1,3 +1,4 @@
+using Cadence.TestSupport;
 using Cadence.Schedules;
 using ScottPlot;
 
@@ -5,9 +6,11 @@ namespace Cadence.Plots.Tests;
 
 public sealed class ChartTests : IDisposable
 {
-    private readonly string _dir = Directory.CreateTempSubdirectory("cadence-plots-").FullName;
+    private readonly TempDirectory _temp = new("cadence-plots");
 
-    public void Dispose() => Directory.Delete(_dir, recursive: true);
+    private string _dir => _temp.Path;
+
+    public void Dispose() => _temp.Dispose();
 
     private static readonly ChartOptions Small = new() { Width = 640, Height = 420 };
 
