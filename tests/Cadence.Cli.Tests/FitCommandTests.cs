@@ -199,7 +199,7 @@ public sealed class FitCommandTests : IDisposable
         }
         var csv = Path.Combine(_dir, "tiny.csv");
         File.WriteAllLines(csv, lines);
-        var report = Path.Combine(_dir, "report.html");
+        var report = Path.Combine(_dir, "new", "folder", "report.html");   // missing folders are created
         var plots = Path.Combine(_dir, "plots");
         var (code, stdout, stderr) = Run("--data", "csv", csv, "--target", "label", "--bs", "16", "--threads", "1", "--lr", "0.05",
             "--cycle-len", "2", "--use-clr", "10,4,0.95,0.85", "--report", report, "--plots", plots);
@@ -213,11 +213,12 @@ public sealed class FitCommandTests : IDisposable
     }
 
     [Fact]
-    public void Report_in_a_missing_folder_is_refused_before_training()
+    public void A_report_under_a_file_or_with_another_extension_is_refused_before_training()
     {
-        var (code, _, stderr) = Run("--report", Path.Combine(_dir, "nope", "r.html"));
-        Assert.Equal(2, code);
-        Assert.StartsWith("cadence fit: --report: the folder ", stderr);
+        var file = _temp.Write("taken", "x");
+        TestData.AssertUsageError(Run("--report", Path.Combine(file, "r.html")), $"cadence fit: --report: {file} is a file, not a folder");
+        TestData.AssertUsageError(Run("--report", Path.Combine(_dir, "r.pdf")), $"cadence fit: --report: expected a .html file, got '{Path.Combine(_dir, "r.pdf")}'");
+        TestData.AssertUsageError(Run("--report", _dir), $"cadence fit: --report: {_dir} is a folder; expected a file");
     }
 
     [Theory]

@@ -28,7 +28,7 @@ public sealed class LrFindCommandTests : IDisposable
     [InlineData("cadence lr-find: --mode: expected fastai2, fastai07, got 'v1'", "--mode", "v1")]
     [InlineData("cadence lr-find: --target: required with --data csv (the label column)", "--data", "csv", "x.csv")]
     [InlineData("cadence lr-find: --bs: missing value", "--bs")]
-    [InlineData("cadence lr-find: --plot: expected a .png or .svg file, got 'curve.jpg'", "--plot", "curve.jpg")]
+    [InlineData("cadence lr-find: --plots: expected a folder or a .png or .svg file, got 'curve.jpg'", "--plot", "curve.jpg")]
     public void Usage_errors_exit_2_with_one_line(string message, params string[] args)
     {
         var (code, stdout, stderr) = Run(["lr-find", .. args]);

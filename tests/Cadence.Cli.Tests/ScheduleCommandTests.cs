@@ -195,14 +195,25 @@ public sealed class SchedulePlotTests : IDisposable
     }
 
     [Theory]
-    [InlineData("s.jpg", "cadence schedule: --plot: expected a .png or .svg file, got '")]
-    [InlineData("missing/s.png", "cadence schedule: --plot: the folder ")]
+    [InlineData("s.jpg", "cadence schedule: --plots: expected a folder or a .png or .svg file, got '")]
+    [InlineData("file/s.png", "cadence schedule: --plots: ")]
     public void Bad_plot_paths_are_usage_errors(string name, string message)
     {
+        if (name.StartsWith("file/", StringComparison.Ordinal)) File.WriteAllText(Path.Combine(_dir, "file"), "not a folder");
         var (code, output, err) = Run("schedule", "one-cycle", "--max-lr", "0.1", "--total-steps", "10", "--plot", Path.Combine(_dir, name));
         Assert.Equal(2, code);
         Assert.Equal("", output);
         Assert.StartsWith(message, err);
-        Assert.Empty(Directory.GetFileSystemEntries(_dir));
+        Assert.Equal(name.StartsWith("file/", StringComparison.Ordinal) ? 1 : 0, Directory.GetFileSystemEntries(_dir).Length);   // nothing written
+    }
+
+    [Fact]
+    public void Plots_into_a_missing_folder_creates_it()
+    {
+        var dir = Path.Combine(_dir, "new", "charts");
+        var (code, output, err) = Run("schedule", "cosine", "--lr", "0.1", "--t-max", "20", "--plots", dir, "--plot-format", "svg");
+        Assert.True(code == 0, err);
+        Assert.EndsWith($"Chart written to {Path.Combine(dir, "schedule.svg")}.{Environment.NewLine}", output);
+        Assert.True(File.Exists(Path.Combine(dir, "schedule.svg")));
     }
 }

@@ -76,6 +76,7 @@ internal sealed class FitSettings : TrainingSettings, IPolicySettings
         base.Check(check);
         if (Resume is not null) return;
         Policy.CheckText(check);
+        ChartsNeedAFolder(check, "fit draws lr, loss and metrics charts");
         foreach (var (given, name) in new[] { (CheckpointEvery is not null, "--checkpoint-every"), (CycleSaveName is not null, "--cycle-save-name"), (BestSaveName is not null, "--best-save-name") })
             if (given && Out is null) check.Fail(name, "needs --out DIR (checkpoints go to DIR/checkpoints)");
         if (CycleSaveName is not null && !(Policy.Policy == "fit" && Policy.Options.ContainsKey("cycle-len")))
@@ -192,7 +193,7 @@ internal sealed class FitCommand(Io io) : CadenceCommand<FitSettings>(io)
         }
         if (s.Plots is not null)
         {
-            Outputs.Folder("--plots", s.Plots);
+            Outputs.Folder("--plots", s.Plots!);
             Outputs.Write("--plots", s.Plots, () =>
             {
                 Plots.Plots.LrChart(history).Save(s.PlotPath("lr")!);
@@ -201,7 +202,10 @@ internal sealed class FitCommand(Io io) : CadenceCommand<FitSettings>(io)
             });
         }
         if (s.Report is { } report)
+        {
+            Outputs.Folder("--report", Path.GetDirectoryName(Path.GetFullPath(report))!);
             Outputs.Write("--report", report, () => Report.ForFit(history, schedule, Configuration(s, policy, learn, modelName, history), $"cadence fit — {modelName}").Save(report));
+        }
     }
 
     private static List<KeyValuePair<string, string>> Configuration(FitSettings s, PolicyChoice policy, Learner learn, string modelName, TrainingHistory history)

@@ -47,11 +47,6 @@ internal sealed class LrFindSettings : TrainingSettings
     [DefaultValue("valley")]
     public string Suggest { get; set; } = "valley";
 
-    /// <summary>Hidden spelling of one release ago: --plot FILE (now --plots DIR).</summary>
-    [CommandOption("--plot <FILE>", IsHidden = true)]
-    [Output(OutputKind.File, "Old spelling of --plots: the curve as FILE", ".png", ".svg")]
-    public string? Plot { get; set; }
-
     public LrFindOptions Find => new()
     {
         StartLr = StartLr,
@@ -93,8 +88,7 @@ internal sealed class LrFindCommand(Io io) : CadenceCommand<LrFindSettings>(io)
         var suggest = s.Suggestions;
         if (s.Json) Io.Out.WriteLine(Json.Serialize(LrFindJson.Of(result, suggest)));
         else WriteText(Io.Out, result, suggest, TerminalChart.UnicodeAllowed(Io.Out));
-        foreach (var (option, path) in new[] { ("--plots", s.PlotPath("lr-find")), ("--plot", s.Plot) })
-            if (path is not null) SavePlot(option, path, result, suggest);
+        if (s.PlotPath("lr-find") is { } path) SavePlot(path, result, suggest);
         return ExitCodes.Ok;
     }
 
@@ -106,17 +100,17 @@ internal sealed class LrFindCommand(Io io) : CadenceCommand<LrFindSettings>(io)
     /// <summary>Points fastai's plot_lr_find leaves out at the end (0.7's plot also the first 10): the divergence would flatten the curve.</summary>
     private static int SkipEnd(LrFindResult r) => r.Mode == LrFindMode.FastAi07 ? 6 : 5;
 
-    private void SavePlot(string option, string path, LrFindResult r, LrSuggestion[] suggest)
+    private void SavePlot(string path, LrFindResult r, LrSuggestion[] suggest)
     {
         int count = Math.Max(0, r.Lrs.Count - SkipEnd(r));
         if (Enumerable.Range(0, count).Count(i => double.IsFinite(r.Smoothed[i])) < 2)
         {
-            Io.Err.WriteLine($"cadence lr-find: {option}: too few points to draw ({r.Lrs.Count} recorded); {path} not written");
+            Io.Err.WriteLine($"cadence lr-find: --plots: too few points to draw ({r.Lrs.Count} recorded); {path} not written");
             return;
         }
         var marks = suggest.Where(r.Suggestions.ContainsKey).ToDictionary(Name, m => r.Suggestions[m].Lr);
-        if (option == "--plots") Outputs.Folder(option, Path.GetDirectoryName(Path.GetFullPath(path))!);
-        Outputs.Write(option, path, () => Plots.Plots.LrFind(r.Lrs.Take(count).ToArray(), r.Smoothed.Take(count).ToArray(), marks, path));
+        Outputs.Folder("--plots", Path.GetDirectoryName(Path.GetFullPath(path))!);
+        Outputs.Write("--plots", path, () => Plots.Plots.LrFind(r.Lrs.Take(count).ToArray(), r.Smoothed.Take(count).ToArray(), marks, path));
     }
 
     private static void WriteText(TextWriter w, LrFindResult r, LrSuggestion[] suggest, bool unicode)

@@ -24,11 +24,6 @@ internal sealed class ScheduleSettings : OutputSettings, IPolicySettings, ICheck
     [OneOf("Old spelling of --json / --csv", "table", "json", "csv")]
     public string? Format { get; set; }
 
-    /// <summary>Hidden spelling of one release ago: --plot FILE (now --plots DIR).</summary>
-    [CommandOption("--plot <FILE>", IsHidden = true)]
-    [Output(OutputKind.File, "Old spelling of --plots: the chart as FILE", ".png", ".svg")]
-    public string? Plot { get; set; }
-
     public IReadOnlyDictionary<string, string> Options { get; private set; } = new Dictionary<string, string>();
 
     public void Read(IRemainingArguments remaining, string command) =>
@@ -62,10 +57,10 @@ internal sealed class ScheduleCommand(Io io) : CadenceCommand<ScheduleSettings>(
         else if (s.Csv) WriteCsv(output, lr, mom);
         else ScheduleText.Write(output, schedule, n, lr, mom);
         if (s.Explain) { output.WriteLine(); output.WriteLine(schedule.Describe(n)); }
-        foreach (var (option, path) in new[] { ("--plots", s.PlotPath("schedule")), ("--plot", s.Plot) })
+        if (s.PlotPath("schedule") is { } path)
         {
-            if (path is null) continue;
-            Outputs.Write(option, path, () => Plots.Plots.Schedule(schedule, n, path));
+            Outputs.Folder("--plots", Path.GetDirectoryName(Path.GetFullPath(path))!);
+            Outputs.Write("--plots", path, () => Plots.Plots.Schedule(schedule, n, path));
             if (!s.Json && !s.Csv) output.WriteLine($"\nChart written to {path}.");
         }
         return ExitCodes.Ok;

@@ -38,6 +38,7 @@ internal class ExperimentSettings : TrainingSettings
     public override void Check(Check check)
     {
         base.Check(check);
+        ChartsNeedAFolder(check, "this command draws several charts and a report");
         var given = new[] { (Seed is not null, "--seed"), (SeedCount is not null, "--seeds"), (SeedList is not null, "--seed-list") }.Where(g => g.Item1).ToList();
         if (given.Count > 1) check.Fail(given[1].Item2, $"give one of --seed, --seeds and --seed-list, not {given[0].Item2} too");
     }

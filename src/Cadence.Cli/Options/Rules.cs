@@ -106,13 +106,17 @@ internal sealed class FileNameAttribute(string description) : RuleAttribute(desc
 }
 
 /// <summary>
-/// A path the command writes. Checked before any data is loaded: the shape at once (a folder where a file is wanted,
-/// a wrong extension, a missing parent folder: usage errors), then whether it can be written, by creating and removing
-/// a probe file where the output will go (an <see cref="OptionIOException"/>, exit 1).
+/// A path the command writes. Checked before any data is loaded: the shape at once (a folder where a file is wanted
+/// or the reverse, a wrong extension: usage errors), then whether it can be written, by creating and removing a probe
+/// file in the nearest folder that exists (an <see cref="OptionIOException"/>, exit 1). Missing folders are created
+/// when the output is written.
 /// </summary>
 internal sealed class OutputAttribute(OutputKind kind, string description, params string[] extensions) : RuleAttribute(description)
 {
     public OutputKind Kind { get; } = kind;
+
+    /// <summary>The file types a chart can be written as (ScottPlot picks the format from the extension).</summary>
+    public static readonly string[] ChartExtensions = [".png", ".svg"];
 
     public override string? Allowed => extensions.Length == 0 ? null : string.Join(" or ", extensions);
 
@@ -121,19 +125,23 @@ internal sealed class OutputAttribute(OutputKind kind, string description, param
         string path = (string)value;
         if (path.Length == 0) return "expected a path, got ''";
         string full = Path.GetFullPath(path);
-        if (Kind == OutputKind.File)
+        var kind = Kind;
+        if (kind == OutputKind.Charts)
+        {
+            string ext = Path.GetExtension(path).ToLowerInvariant();
+            if (ChartExtensions.Contains(ext)) kind = OutputKind.File;
+            else if (ext.Length > 0 && !Directory.Exists(full)) return $"expected a folder or a .png or .svg file, got '{path}'";
+        }
+        if (kind == OutputKind.File)
         {
             if (Directory.Exists(full)) return $"{path} is a folder; expected a file";
             if (extensions.Length > 0 && !extensions.Contains(Path.GetExtension(path).ToLowerInvariant()))
                 return $"expected a {string.Join(" or ", extensions)} file, got '{path}'";
-            string? folder = Path.GetDirectoryName(full);
-            if (folder is not null && !Directory.Exists(folder)) return File.Exists(folder) ? $"{folder} is a file, not a folder" : $"the folder {folder} does not exist";
         }
-        else
-        {
-            if (File.Exists(full)) return $"{path} is a file; expected a folder";
-            if (NearestExisting(full) is { } existing && File.Exists(existing)) return $"{existing} is a file, not a folder";
-        }
+        else if (File.Exists(full)) return $"{path} is a file; expected a folder";
+        // Missing folders are created when the output is written; one that is a file cannot be.
+        string? parent = kind == OutputKind.File ? Path.GetDirectoryName(full) : full;
+        if (parent is not null && NearestExisting(parent) is { } existing && File.Exists(existing)) return $"{existing} is a file, not a folder";
         return null;
     }
 
@@ -141,7 +149,8 @@ internal sealed class OutputAttribute(OutputKind kind, string description, param
     public void Probe(string option, string path)
     {
         string full = Path.GetFullPath(path);
-        string folder = Kind == OutputKind.File ? Path.GetDirectoryName(full)! : NearestExisting(full) ?? full;
+        bool file = Kind == OutputKind.File || Kind == OutputKind.Charts && ChartExtensions.Contains(Path.GetExtension(path).ToLowerInvariant());
+        string folder = NearestExisting(file ? Path.GetDirectoryName(full)! : full) ?? full;
         string probe = Path.Combine(folder, $".cadence-probe-{Environment.ProcessId}-{Guid.NewGuid():N}");
         try
         {
@@ -164,10 +173,12 @@ internal sealed class OutputAttribute(OutputKind kind, string description, param
 /// <summary>What an <see cref="OutputAttribute"/> path is.</summary>
 internal enum OutputKind
 {
-    /// <summary>A file (its folder must exist).</summary>
+    /// <summary>A file (its folder is created when missing).</summary>
     File,
     /// <summary>A folder (created, with its parents, when the command writes it).</summary>
     Folder,
+    /// <summary>Charts: a folder, or one .png/.svg file.</summary>
+    Charts,
 }
 
 /// <summary>Settings that check combinations a single option cannot check.</summary>

@@ -15,17 +15,26 @@ internal class OutputSettings : CommandSettings
     [Description("Print one JSON document on stdout (tables and progress go to stderr)")]
     public bool Json { get; set; }
 
-    [CommandOption("--plots <DIR>")]
-    [Output(OutputKind.Folder, "Write the command's charts into DIR (created when missing)")]
+    [CommandOption("--plots|--plot <PATH>")]
+    [Output(OutputKind.Charts, "Write the charts into folder PATH (created when missing); a command that draws one chart also takes a file PATH.png or PATH.svg")]
     public string? Plots { get; set; }
 
     [CommandOption("--plot-format <FORMAT>")]
-    [OneOf("Image format of the charts", "png", "svg")]
+    [OneOf("Image format of the charts written into a --plots folder", "png", "svg")]
     [DefaultValue("png")]
     public string PlotFormat { get; set; } = "png";
 
-    /// <summary>The path of chart <paramref name="name"/> (without extension) in --plots, or null without --plots.</summary>
-    public string? PlotPath(string name) => Plots is null ? null : Path.Combine(Plots, $"{name}.{PlotFormat}");
+    /// <summary>Whether --plots names one chart file (<c>x.png</c>, <c>x.svg</c>) rather than a folder.</summary>
+    public bool PlotsIsFile => Plots is not null && OutputAttribute.ChartExtensions.Contains(Path.GetExtension(Plots).ToLowerInvariant());
+
+    /// <summary>Where chart <paramref name="name"/> goes: --plots itself when it is a file, else --plots/NAME.FORMAT; null without --plots.</summary>
+    public string? PlotPath(string name) => Plots is null ? null : PlotsIsFile ? Plots : Path.Combine(Plots, $"{name}.{PlotFormat}");
+
+    /// <summary>For commands that draw several charts: --plots must be a folder.</summary>
+    protected void ChartsNeedAFolder(Check check, string what)
+    {
+        if (PlotsIsFile) check.Fail("--plots", $"{what}: give a folder, got '{Plots}'");
+    }
 }
 
 /// <summary>
