@@ -1,8 +1,6 @@
 using System.Runtime.InteropServices;
 using System.Text.RegularExpressions;
 using Cadence.Data;
-using Cadence.Schedules;
-using Spectre.Console.Cli;
 
 namespace Cadence.Cli;
 

@@ -1,5 +1,4 @@
 using System.Diagnostics;
-using System.Globalization;
 using Cadence.Training;
 using Spectre.Console;
 

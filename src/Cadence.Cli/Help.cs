@@ -1,6 +1,4 @@
-using Cadence.Schedules;
 using Spectre.Console;
-using Spectre.Console.Cli;
 using Spectre.Console.Cli.Help;
 using Spectre.Console.Rendering;
 

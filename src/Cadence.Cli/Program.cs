@@ -1,7 +1,5 @@
 using Cadence.Cli.Commands;
-using Cadence.Cli.Options;
 using Spectre.Console;
-using Spectre.Console.Cli;
 
 namespace Cadence.Cli;
 

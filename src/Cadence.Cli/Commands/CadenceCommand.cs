@@ -1,6 +1,3 @@
-using Cadence.Cli.Options;
-using Cadence.Schedules;
-using Spectre.Console.Cli;
 
 namespace Cadence.Cli.Commands;
 

@@ -1,21 +1,14 @@
-using System.ComponentModel;
-using System.Globalization;
 using System.Text.Json;
 using Cadence.Cli.Experiments;
-using Cadence.Cli.Options;
-using Cadence.Schedules;
-using Spectre.Console.Cli;
 
 namespace Cadence.Cli.Commands;
 
 internal sealed class CompareSettings : ExperimentSettings
 {
-    [CommandArgument(0, "[SCHEDULE]")]
-    [Description("\"POLICY key=value …\", or \"NAME: POLICY key=value …\", with the options of 'cadence schedule POLICY' (keys without dashes); the data fills batches per epoch and, from --epochs, the length")]
+    [CommandArgument(0, "[SCHEDULE]"), Description("\"POLICY key=value …\", or \"NAME: POLICY key=value …\", with the options of 'cadence schedule POLICY' (keys without dashes); the data fills batches per epoch and, from --epochs, the length")]
     public string[] Schedules { get; set; } = [];
 
-    [CommandOption("--target-accuracy <A>")]
-    [Number(0, 1, "Report the epoch (and iteration) at which each run first reached accuracy A, measured at each epoch's end")]
+    [CommandOption("--target-accuracy <A>"), Number(0, 1, "Report the epoch (and iteration) at which each run first reached accuracy A, measured at each epoch's end")]
     public double? TargetAccuracy { get; set; }
 
     public List<PolicyChoice> Choices { get; private set; } = [];

@@ -1,60 +1,43 @@
-using System.ComponentModel;
 using System.Diagnostics;
-using System.Globalization;
 using Cadence.Callbacks;
 using Cadence.Checkpoints;
-using Cadence.Cli.Options;
 using Cadence.Cli.Training;
 using Cadence.Plots;
-using Cadence.Schedules;
 using Cadence.Training;
 using Spectre.Console;
-using Spectre.Console.Cli;
 
 namespace Cadence.Cli.Commands;
 
 internal sealed class FitSettings : TrainingSettings, IPolicySettings
 {
-    [CommandOption("--epochs <N>")]
-    [Whole(1, 100_000, "Epochs to train (default: the schedule's own length; with the fit options and no --cycle-len, epochs at a constant lr)")]
+    [CommandOption("--epochs <N>"), Whole(1, 100_000, "Epochs to train (default: the schedule's own length; with the fit options and no --cycle-len, epochs at a constant lr)")]
     public long? Epochs { get; set; }
 
-    [CommandOption("--schedule <POLICY>")]
-    [Description("The policy; its options follow as for 'cadence schedule POLICY'. The fastai fit options (--lr --cycles --cycle-len --cycle-mult --use-clr --use-clr-beta) are --schedule fit's")]
-    [DefaultValue("fit")]
+    [CommandOption("--schedule <POLICY>"), Description("The policy; its options follow as for 'cadence schedule POLICY'. The fastai fit options (--lr --cycles --cycle-len --cycle-mult --use-clr --use-clr-beta) are --schedule fit's"), DefaultValue("fit")]
     public string Schedule { get; set; } = "fit";
 
-    [CommandOption("--out <DIR>")]
-    [Output(OutputKind.Folder, "Write history.json, metrics.csv, model.dat and checkpoints/ into DIR")]
+    [CommandOption("--out <DIR>"), Output(OutputKind.Folder, "Write history.json, metrics.csv, model.dat and checkpoints/ into DIR")]
     public string? Out { get; set; }
 
-    [CommandOption("--tensorboard <DIR>")]
-    [Output(OutputKind.Folder, "Write TensorBoard event files (loss, lr and momentum per group, metrics) into DIR")]
+    [CommandOption("--tensorboard <DIR>"), Output(OutputKind.Folder, "Write TensorBoard event files (loss, lr and momentum per group, metrics) into DIR")]
     public string? TensorBoard { get; set; }
 
-    [CommandOption("--report <FILE>")]
-    [Output(OutputKind.File, "Write a self-contained HTML report (configuration, schedule, epochs, charts)", ".html")]
+    [CommandOption("--report <FILE>"), Output(OutputKind.File, "Write a self-contained HTML report (configuration, schedule, epochs, charts)", ".html")]
     public string? Report { get; set; }
 
-    [CommandOption("--checkpoint-every <N>")]
-    [Whole(1, int.MaxValue, "Also checkpoint every N iterations (with --out; one at every epoch end and on Ctrl-C/SIGTERM)")]
+    [CommandOption("--checkpoint-every <N>"), Whole(1, int.MaxValue, "Also checkpoint every N iterations (with --out; one at every epoch end and on Ctrl-C/SIGTERM)")]
     public long? CheckpointEvery { get; set; }
 
-    [CommandOption("--keep <K>")]
-    [Whole(1, 1000, "Rolling checkpoints kept")]
-    [DefaultValue(3L)]
+    [CommandOption("--keep <K>"), Whole(1, 1000, "Rolling checkpoints kept"), DefaultValue(3L)]
     public long Keep { get; set; } = 3;
 
-    [CommandOption("--cycle-save-name <NAME>")]
-    [FileName("fastai cycle_save_name: snapshot NAME_cyc_C after the last batch of each cycle (with --out and --cycle-len)")]
+    [CommandOption("--cycle-save-name <NAME>"), FileName("fastai cycle_save_name: snapshot NAME_cyc_C after the last batch of each cycle (with --out and --cycle-len)")]
     public string? CycleSaveName { get; set; }
 
-    [CommandOption("--best-save-name <NAME>")]
-    [FileName("fastai best_save_name: snapshot NAME whenever the first metric improves (with --out)")]
+    [CommandOption("--best-save-name <NAME>"), FileName("fastai best_save_name: snapshot NAME whenever the first metric improves (with --out)")]
     public string? BestSaveName { get; set; }
 
-    [CommandOption("--resume <DIR>")]
-    [Description("Continue the run in DIR (its newest checkpoint, or DIR itself if it is one) with its configuration; only --threads, --json, --checkpoint-every, --keep, --tensorboard, --report, --plots and --plot-format may be added")]
+    [CommandOption("--resume <DIR>"), Description("Continue the run in DIR (its newest checkpoint, or DIR itself if it is one) with its configuration; only --threads, --json, --checkpoint-every, --keep, --tensorboard, --report, --plots and --plot-format may be added")]
     public string? Resume { get; set; }
 
     /// <summary>Set by <c>--resume</c> when it reruns the saved command line: the checkpoint to continue.</summary>

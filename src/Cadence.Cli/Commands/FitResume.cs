@@ -1,6 +1,5 @@
 using System.Text.Json;
 using Cadence.Checkpoints;
-using Cadence.Cli.Options;
 
 namespace Cadence.Cli.Commands;
 

@@ -1,50 +1,33 @@
-using System.ComponentModel;
 using System.Diagnostics;
-using System.Globalization;
-using Cadence.Cli.Options;
 using Cadence.Cli.Training;
-using Cadence.Schedules;
 using Cadence.Training;
-using Spectre.Console.Cli;
 
 namespace Cadence.Cli.Commands;
 
 internal sealed class LrFindSettings : TrainingSettings
 {
-    [CommandOption("--start-lr <X>")]
-    [Number(0, 1e6, "Lr of the first batch (default 1e-7; 1e-5 with --mode fastai07)", MinOpen = true)]
+    [CommandOption("--start-lr <X>"), Number(0, 1e6, "Lr of the first batch (default 1e-7; 1e-5 with --mode fastai07)", MinOpen = true)]
     public double? StartLr { get; set; }
 
-    [CommandOption("--end-lr <X>")]
-    [Number(0, 1e6, "Lr the sweep heads for, never reached", MinOpen = true)]
-    [DefaultValue(10.0)]
+    [CommandOption("--end-lr <X>"), Number(0, 1e6, "Lr the sweep heads for, never reached", MinOpen = true), DefaultValue(10.0)]
     public double EndLr { get; set; } = 10;
 
-    [CommandOption("--num-it|--iterations <N>")]
-    [Whole(1, 1_000_000, "Batches of the sweep, over as many epochs as needed (fastai07: one epoch)")]
-    [DefaultValue(100L)]
+    [CommandOption("--num-it|--iterations <N>"), Whole(1, 1_000_000, "Batches of the sweep, over as many epochs as needed (fastai07: one epoch)"), DefaultValue(100L)]
     public long NumIt { get; set; } = 100;
 
-    [CommandOption("--linear")]
-    [Description("Linear instead of exponential sweep")]
+    [CommandOption("--linear"), Description("Linear instead of exponential sweep")]
     public bool Linear { get; set; }
 
-    [CommandOption("--no-stop-div")]
-    [Description("Do not stop when the smoothed loss exceeds 4× its best")]
+    [CommandOption("--no-stop-div"), Description("Do not stop when the smoothed loss exceeds 4× its best")]
     public bool NoStopDiv { get; set; }
 
-    [CommandOption("--mode <MODE>")]
-    [OneOf("Whose lr_find to reproduce", "fastai2", "fastai07")]
-    [DefaultValue("fastai2")]
+    [CommandOption("--mode <MODE>"), OneOf("Whose lr_find to reproduce", "fastai2", "fastai07"), DefaultValue("fastai2")]
     public string Mode { get; set; } = "fastai2";
 
-    [CommandOption("--group-lrs <LRS>")]
-    [Numbers("Differential lrs, one per layer group: the sweep keeps their ratios")]
+    [CommandOption("--group-lrs <LRS>"), Numbers("Differential lrs, one per layer group: the sweep keeps their ratios")]
     public string? GroupLrs { get; set; }
 
-    [CommandOption("--suggest <METHODS>")]
-    [OneOf("Suggestions to print (a comma list)", "minimum", "steep", "valley", "slide", "all", List = true)]
-    [DefaultValue("valley")]
+    [CommandOption("--suggest <METHODS>"), OneOf("Suggestions to print (a comma list)", "minimum", "steep", "valley", "slide", "all", List = true), DefaultValue("valley")]
     public string Suggest { get; set; } = "valley";
 
     public LrFindOptions Find => new()

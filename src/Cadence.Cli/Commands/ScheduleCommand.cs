@@ -1,27 +1,19 @@
-using System.ComponentModel;
-using Cadence.Cli.Options;
-using Cadence.Schedules;
-using Spectre.Console.Cli;
 
 namespace Cadence.Cli.Commands;
 
 internal sealed class ScheduleSettings : OutputSettings, IPolicySettings, ICheckedSettings
 {
-    [CommandArgument(0, "<POLICY>")]
-    [Description("The policy (cadence policies lists them)")]
+    [CommandArgument(0, "<POLICY>"), Description("The policy (cadence policies lists them)")]
     public string Policy { get; set; } = "";
 
-    [CommandOption("--csv")]
-    [Description("Print CSV rows (step, lr and momentum per group) instead of the chart")]
+    [CommandOption("--csv"), Description("Print CSV rows (step, lr and momentum per group) instead of the chart")]
     public bool Csv { get; set; }
 
-    [CommandOption("--explain")]
-    [Description("Also explain the schedule in plain words")]
+    [CommandOption("--explain"), Description("Also explain the schedule in plain words")]
     public bool Explain { get; set; }
 
     /// <summary>Hidden spelling of one release ago: --format table|json|csv.</summary>
-    [CommandOption("--format <FORMAT>", IsHidden = true)]
-    [OneOf("Old spelling of --json / --csv", "table", "json", "csv")]
+    [CommandOption("--format <FORMAT>", IsHidden = true), OneOf("Old spelling of --json / --csv", "table", "json", "csv")]
     public string? Format { get; set; }
 
     public IReadOnlyDictionary<string, string> Options { get; private set; } = new Dictionary<string, string>();

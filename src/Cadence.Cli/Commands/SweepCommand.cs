@@ -1,30 +1,20 @@
-using System.ComponentModel;
-using System.Globalization;
 using System.Text.Json;
 using Cadence.Cli.Experiments;
-using Cadence.Cli.Options;
-using Cadence.Schedules;
-using Spectre.Console.Cli;
 
 namespace Cadence.Cli.Commands;
 
 internal sealed class SweepSettings : ExperimentSettings, IPolicySettings
 {
-    [CommandArgument(0, "<POLICY>")]
-    [Description("The policy whose options are swept; then --OPTION VALUES: one value is fixed, 1,3,10 an axis (options that take a list: grid:0.05,0.1; a tuple by component: --use-clr \"div=10,20 cut-div=3,5\")")]
+    [CommandArgument(0, "<POLICY>"), Description("The policy whose options are swept; then --OPTION VALUES: one value is fixed, 1,3,10 an axis (options that take a list: grid:0.05,0.1; a tuple by component: --use-clr \"div=10,20 cut-div=3,5\")")]
     public string Policy { get; set; } = "";
 
-    [CommandOption("--metric <METRIC>")]
-    [OneOf("The table's value: at the last epoch, or the best epoch's accuracy", "accuracy", "best_accuracy", "valid_loss")]
-    [DefaultValue("accuracy")]
+    [CommandOption("--metric <METRIC>"), OneOf("The table's value: at the last epoch, or the best epoch's accuracy", "accuracy", "best_accuracy", "valid_loss"), DefaultValue("accuracy")]
     public string Metric { get; set; } = "accuracy";
 
-    [CommandOption("--max-minutes <M>")]
-    [Number(0, 1e6, "Bound the whole sweep: the run in progress at M minutes is stopped (not recorded) and the cells not reached are listed", MinOpen = true)]
+    [CommandOption("--max-minutes <M>"), Number(0, 1e6, "Bound the whole sweep: the run in progress at M minutes is stopped (not recorded) and the cells not reached are listed", MinOpen = true)]
     public double? MaxMinutes { get; set; }
 
-    [CommandOption("--resume [DIR]")]
-    [Description("Continue the sweep in DIR (as --out DIR): skip each (cell, seed) already in DIR/sweep.csv, which must come from the same data, model and optimizer options")]
+    [CommandOption("--resume [DIR]"), Description("Continue the sweep in DIR (as --out DIR): skip each (cell, seed) already in DIR/sweep.csv, which must come from the same data, model and optimizer options")]
     public FlagValue<string>? Resume { get; set; }
 
     public SweepGrid Grid { get; private set; } = null!;

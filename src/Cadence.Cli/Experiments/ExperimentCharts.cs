@@ -1,7 +1,5 @@
-using System.Globalization;
 using System.Text;
 using Cadence.Plots;
-using Cadence.Schedules;
 
 namespace Cadence.Cli.Experiments;
 

@@ -1,9 +1,6 @@
-using System.Globalization;
 using System.Runtime.InteropServices;
 using Cadence.Callbacks;
-using Cadence.Cli.Options;
 using Cadence.Cli.Training;
-using Cadence.Schedules;
 using Cadence.Training;
 
 namespace Cadence.Cli.Experiments;

@@ -1,27 +1,19 @@
-using System.Globalization;
-using Cadence.Cli.Options;
-using Cadence.Schedules;
-using Spectre.Console.Cli;
 
 namespace Cadence.Cli.Experiments;
 
 /// <summary>The options <c>compare</c> and <c>sweep</c> share: the training options, the length, the seeds and the results folder.</summary>
 internal class ExperimentSettings : TrainingSettings
 {
-    [CommandOption("--epochs <N>")]
-    [Whole(1, 100_000, "Epochs of every run (default: each schedule's own length)")]
+    [CommandOption("--epochs <N>"), Whole(1, 100_000, "Epochs of every run (default: each schedule's own length)")]
     public long? Epochs { get; set; }
 
-    [CommandOption("--seeds <K>")]
-    [Whole(1, 10_000, "Run each with seeds 0 … K−1 (default: the one --seed, 0)")]
+    [CommandOption("--seeds <K>"), Whole(1, 10_000, "Run each with seeds 0 … K−1 (default: the one --seed, 0)")]
     public long? SeedCount { get; set; }
 
-    [CommandOption("--seed-list <SEEDS>")]
-    [SeedList("Run each with these seeds (S[,S…])")]
+    [CommandOption("--seed-list <SEEDS>"), SeedList("Run each with these seeds (S[,S…])")]
     public string? SeedList { get; set; }
 
-    [CommandOption("--out <DIR>")]
-    [Output(OutputKind.Folder, "Write the results there, and the charts unless --plots says where")]
+    [CommandOption("--out <DIR>"), Output(OutputKind.Folder, "Write the results there, and the charts unless --plots says where")]
     public string? Out { get; set; }
 
     /// <summary>The seeds every configuration runs with, in order.</summary>

@@ -1,5 +1,3 @@
-using Cadence.Cli.Options;
-using Cadence.Schedules;
 
 namespace Cadence.Cli.Experiments;
 

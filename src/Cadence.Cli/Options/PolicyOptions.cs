@@ -1,6 +1,3 @@
-using System.Globalization;
-using Cadence.Schedules;
-using Spectre.Console.Cli;
 
 namespace Cadence.Cli.Options;
 

@@ -1,8 +1,4 @@
-using System.ComponentModel;
-using System.Globalization;
 using System.Reflection;
-using Cadence.Schedules;
-using Spectre.Console.Cli;
 
 namespace Cadence.Cli.Options;
 

@@ -1,27 +1,19 @@
-using System.ComponentModel;
-using System.Globalization;
 using Cadence.Data;
 using Cadence.Models;
-using Cadence.Schedules;
 using Cadence.Training;
-using Spectre.Console.Cli;
 
 namespace Cadence.Cli.Options;
 
 /// <summary>The output options of every command that prints or draws: declared once, inherited.</summary>
 internal class OutputSettings : CommandSettings
 {
-    [CommandOption("--json")]
-    [Description("Print one JSON document on stdout (tables and progress go to stderr)")]
+    [CommandOption("--json"), Description("Print one JSON document on stdout (tables and progress go to stderr)")]
     public bool Json { get; set; }
 
-    [CommandOption("--plots|--plot <PATH>")]
-    [Output(OutputKind.Charts, "Write the charts into folder PATH (created when missing); a command that draws one chart also takes a file PATH.png or PATH.svg")]
+    [CommandOption("--plots|--plot <PATH>"), Output(OutputKind.Charts, "Write the charts into folder PATH (created when missing); a command that draws one chart also takes a file PATH.png or PATH.svg")]
     public string? Plots { get; set; }
 
-    [CommandOption("--plot-format <FORMAT>")]
-    [OneOf("Image format of the charts written into a --plots folder", "png", "svg")]
-    [DefaultValue("png")]
+    [CommandOption("--plot-format <FORMAT>"), OneOf("Image format of the charts written into a --plots folder", "png", "svg"), DefaultValue("png")]
     public string PlotFormat { get; set; } = "png";
 
     /// <summary>Whether --plots names one chart file (<c>x.png</c>, <c>x.svg</c>) rather than a folder.</summary>
@@ -46,55 +38,40 @@ internal class TrainingSettings : OutputSettings, ICheckedSettings
 {
     // --- data ---
 
-    [CommandOption("--data <SOURCE>")]
-    [DataSource("Training data: fashion-mnist, idx DIR (Fashion-MNIST's four IDX files) or csv FILE (see README: the CSV format)")]
-    [DefaultValue("fashion-mnist")]
+    [CommandOption("--data <SOURCE>"), DataSource("Training data: fashion-mnist, idx DIR (Fashion-MNIST's four IDX files) or csv FILE (see README: the CSV format)"), DefaultValue("fashion-mnist")]
     public string Data { get; set; } = "fashion-mnist";
 
-    [CommandOption("--target <COLUMN>")]
-    [Description("Label column of a CSV file (required with --data csv)")]
+    [CommandOption("--target <COLUMN>"), Description("Label column of a CSV file (required with --data csv)")]
     public string? Target { get; set; }
 
-    [CommandOption("--valid-pct <P>")]
-    [Number(0, 1, "Fraction of a CSV file held out for validation", MinOpen = true, MaxOpen = true)]
-    [DefaultValue(0.2)]
+    [CommandOption("--valid-pct <P>"), Number(0, 1, "Fraction of a CSV file held out for validation", MinOpen = true, MaxOpen = true), DefaultValue(0.2)]
     public double ValidPct { get; set; } = 0.2;
 
-    [CommandOption("--subset <F>")]
-    [Number(0, 1, "Train on a seeded fraction F of the training data", MinOpen = true)]
-    [DefaultValue(1.0)]
+    [CommandOption("--subset <F>"), Number(0, 1, "Train on a seeded fraction F of the training data", MinOpen = true), DefaultValue(1.0)]
     public double Subset { get; set; } = 1;
 
     // --- model ---
 
-    [CommandOption("--model <NAME>")]
-    [Model("Built-in model (default: mlp for CSV, cnn for images)")]
+    [CommandOption("--model <NAME>"), Model("Built-in model (default: mlp for CSV, cnn for images)")]
     public string? Model { get; set; }
 
     // --- optimizer ---
 
-    [CommandOption("--bs <N>")]
-    [Whole(1, 1 << 20, "Batch size")]
-    [DefaultValue(64L)]
+    [CommandOption("--bs <N>"), Whole(1, 1 << 20, "Batch size"), DefaultValue(64L)]
     public long BatchSize { get; set; } = 64;
 
-    [CommandOption("--opt <NAME>")]
-    [OneOf("Optimizer: SGD with momentum 0.9, or AdamW", "sgd", "adamw")]
-    [DefaultValue("sgd")]
+    [CommandOption("--opt <NAME>"), OneOf("Optimizer: SGD with momentum 0.9, or AdamW", "sgd", "adamw"), DefaultValue("sgd")]
     public string Opt { get; set; } = "sgd";
 
-    [CommandOption("--wd <X>")]
-    [Number(0, 1, "Weight decay: L2 for sgd (default 0), decoupled for adamw (default 0.01)")]
+    [CommandOption("--wd <X>"), Number(0, 1, "Weight decay: L2 for sgd (default 0), decoupled for adamw (default 0.01)")]
     public double? Wd { get; set; }
 
     // --- runtime ---
 
-    [CommandOption("--seed <N>")]
-    [Whole(0, int.MaxValue, "Seed of the weights, the shuffling and the split (default 0)")]
+    [CommandOption("--seed <N>"), Whole(0, int.MaxValue, "Seed of the weights, the shuffling and the split (default 0)")]
     public long? Seed { get; set; }
 
-    [CommandOption("--threads <N>")]
-    [Whole(1, 1024, "Torch threads (default: the number of cores)")]
+    [CommandOption("--threads <N>"), Whole(1, 1024, "Torch threads (default: the number of cores)")]
     public long? Threads { get; set; }
 
     /// <summary>The data source as typed (<c>csv</c> and its file, …).</summary>

@@ -1,10 +1,7 @@
-using System.Globalization;
 using System.Text.Json.Serialization;
 using Cadence.Cli.Experiments;
-using Cadence.Cli.Options;
 using Cadence.Data;
 using Cadence.Models;
-using Cadence.Schedules;
 using Cadence.Training;
 
 namespace Cadence.Cli.Training;
