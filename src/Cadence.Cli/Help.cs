@@ -16,6 +16,8 @@ internal sealed class CadenceHelp(ICommandAppSettings settings, IReadOnlyList<st
 
     public override IEnumerable<IRenderable> GetDescription(ICommandModel model, ICommandInfo? command)
     {
+        if (command is null)
+            return [new Text("cadence — learning-rate schedules that make training fast, and what they do. 'cadence COMMAND --help' for a command's options.\n\n")];
         if (Policy(command) is { } spec)
             return [new Text($"\n{spec.Name} — {spec.Reference}: {spec.Summary}\n")];
         return base.GetDescription(model, command);
