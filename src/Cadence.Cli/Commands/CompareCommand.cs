@@ -1,4 +1,5 @@
-using System.Text.Json;
+using System.Text.Json.Serialization;
+using Cadence.Cli.Training;
 using Cadence.Cli.Experiments;
 
 namespace Cadence.Cli.Commands;
@@ -79,7 +80,8 @@ internal sealed class CompareCommand(Io io) : CadenceCommand<CompareSettings>(io
             Outputs.Write("--out", outDir, () =>
             {
                 ResultsCsv.WriteAll(Path.Combine(outDir, "results.csv"), runs);
-                AtomicFile.Write(Path.Combine(outDir, "results.json"), Json.Build(w => WriteResults(w, x, setup, summaries, plans), indented: true));
+                AtomicFile.Write(Path.Combine(outDir, "results.json"), Json.Bytes(new ResultsJson(setup, x.Seeds, x.TargetAccuracy,
+                    [.. summaries.Select(s => ScheduleResultJson.Of(s, x.TargetAccuracy, plans[s.Label]))]), indented: true));
             });
             table.WriteLine($"results: {Path.Combine(outDir, "results.csv")}, {Path.Combine(outDir, "results.json")}");
         }
@@ -92,7 +94,7 @@ internal sealed class CompareCommand(Io io) : CadenceCommand<CompareSettings>(io
             Outputs.Write(option, charts, () => files = ExperimentCharts.Compare(charts, x, x.TargetAccuracy, summaries, plans, header, rows));
             table.WriteLine($"charts: {string.Join(", ", files.Select(f => Path.Combine(charts, f)))}");
         }
-        if (x.Json) stdout.WriteLine(System.Text.Encoding.UTF8.GetString(Json.Build(w => WriteSummary(w, setup, seeds, x.TargetAccuracy, summaries, cancelled))));
+        if (x.Json) stdout.WriteLine(Json.Serialize(new SummaryJson(setup, seeds, x.TargetAccuracy, !cancelled, [.. summaries.Select(s => ScheduleJson.Of<ScheduleJson>(s, x.TargetAccuracy))])));
         if (cancelled)
         {
             stderr.WriteLine($"cadence compare: cancelled after {runs.Count} of {total} runs");
@@ -139,93 +141,88 @@ internal sealed class CompareCommand(Io io) : CadenceCommand<CompareSettings>(io
         return (header, rows);
     }
 
-    private static void WriteSummaryFields(Utf8JsonWriter w, Summary s, double? target)
+    /// <summary>One schedule in <c>--json</c> and results.json: its runs summarized (means over the finished ones).</summary>
+    private class ScheduleJson
     {
-        w.WriteString("label", s.Label);
-        w.WriteString("spec", s.Spec);
-        w.WriteNumber("runs", s.Runs.Count);
-        w.WriteNumber("expected", s.Expected);
-        w.WriteNumber("diverged", s.Diverged);
-        w.WriteNumber("failed", s.Failed);
-        s.WriteStat(w, "accuracy", r => r.Accuracy);
-        s.WriteStat(w, "best_accuracy", r => r.BestAccuracy);
-        s.WriteStat(w, "valid_loss", r => r.ValidLoss);
-        s.WriteStat(w, "best_valid_loss", r => r.BestValidLoss);
-        if (target is not null)
+        public string Label { get; init; } = "";
+        public string Spec { get; init; } = "";
+        public virtual int Runs { get; init; }
+        public int Expected { get; init; }
+        public int Diverged { get; init; }
+        public int Failed { get; init; }
+        public StatJson Accuracy { get; init; } = null!;
+        public StatJson BestAccuracy { get; init; } = null!;
+        public StatJson ValidLoss { get; init; } = null!;
+        public StatJson BestValidLoss { get; init; } = null!;
+
+        [JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)]
+        public TargetJson? Target { get; init; }
+
+        public double SecondsMean { get; init; }
+
+        public static T Of<T>(Summary s, double? target) where T : ScheduleJson, new() => new()
+        {
+            Label = s.Label, Spec = s.Spec, Runs = s.Runs.Count, Expected = s.Expected, Diverged = s.Diverged, Failed = s.Failed,
+            Accuracy = StatJson.Of(s, r => r.Accuracy), BestAccuracy = StatJson.Of(s, r => r.BestAccuracy),
+            ValidLoss = StatJson.Of(s, r => r.ValidLoss), BestValidLoss = StatJson.Of(s, r => r.BestValidLoss),
+            Target = target is null ? null : TargetJson.Of(s),
+            SecondsMean = s.Runs.Count == 0 ? double.NaN : Math.Round(s.Runs.Average(r => r.Seconds), 3),
+        };
+    }
+
+    /// <summary>A schedule in results.json: also its lr and momentum per iteration (the last group, as fastai plots it; every group when several) and every run.</summary>
+    private sealed class ScheduleResultJson : ScheduleJson
+    {
+        public string Policy { get; private set; } = "";
+        public string Reference { get; private set; } = "";
+        public int Epochs { get; private set; }
+        public long BatchesPerEpoch { get; private set; }
+        public double[] Lr { get; private set; } = [];
+        public double[]? Momentum { get; private set; }
+
+        [JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)]
+        public double[][]? LrGroups { get; private set; }
+
+        /// <summary>results.json lists the runs themselves under "runs" (their count is its length).</summary>
+        [JsonIgnore]
+        public override int Runs { get => base.Runs; init => base.Runs = value; }
+
+        [JsonPropertyName("runs")]
+        public IReadOnlyList<RunJson> RunsJson { get; private set; } = [];
+
+        public static ScheduleResultJson Of(Summary s, double? target, (Schedule Schedule, int Epochs, long BatchesPerEpoch) plan)
+        {
+            var (lr, momentum) = plan.Schedule.Trace(plan.Epochs * plan.BatchesPerEpoch);
+            var json = Of<ScheduleResultJson>(s, target);
+            (json.Policy, json.Reference, json.Epochs, json.BatchesPerEpoch) = (plan.Schedule.Policy, plan.Schedule.Reference, plan.Epochs, plan.BatchesPerEpoch);
+            (json.Lr, json.Momentum, json.LrGroups) = (lr[^1], momentum?[^1], lr.Length > 1 ? lr : null);
+            json.RunsJson = [.. s.Runs.Select(RunJson.Of)];
+            return json;
+        }
+    }
+
+    private sealed record StatJson(double Mean, double Std, int N)
+    {
+        public static StatJson Of(Summary s, Func<RunRecord, double> value)
+        {
+            var values = s.Values(value);
+            var (mean, std) = Stats.Of(values);
+            return new(mean, std, values.Count);
+        }
+    }
+
+    private sealed record TargetJson(int Reached, double EpochMean, double IterationMean)
+    {
+        public static TargetJson Of(Summary s)
         {
             var (reached, epoch, iteration) = s.Target();
-            w.WriteStartObject("target");
-            w.WriteNumber("reached", reached);
-            Json.Number(w, "epoch_mean", epoch);
-            Json.Number(w, "iteration_mean", iteration);
-            w.WriteEndObject();
+            return new(reached, epoch, iteration);
         }
-        Json.Number(w, "seconds_mean", s.Runs.Count == 0 ? double.NaN : Math.Round(s.Runs.Average(r => r.Seconds), 3));
     }
 
-    private static void WriteSummary(Utf8JsonWriter w, string setup, IReadOnlyList<long> seeds, double? target, List<Summary> summaries, bool cancelled)
-    {
-        w.WriteStartObject();
-        w.WriteString("setup", setup);
-        w.WriteStartArray("seeds");
-        foreach (var s in seeds) w.WriteNumberValue(s);
-        w.WriteEndArray();
-        if (target is { } t) w.WriteNumber("target_accuracy", t); else w.WriteNull("target_accuracy");
-        w.WriteBoolean("complete", !cancelled);
-        w.WriteStartArray("schedules");
-        foreach (var s in summaries)
-        {
-            w.WriteStartObject();
-            WriteSummaryFields(w, s, target);
-            w.WriteEndObject();
-        }
-        w.WriteEndArray();
-        w.WriteEndObject();
-    }
+    /// <summary>The <c>--json</c> document: the summary of every schedule.</summary>
+    private sealed record SummaryJson(string Setup, IReadOnlyList<long> Seeds, double? TargetAccuracy, bool Complete, IReadOnlyList<ScheduleJson> Schedules);
 
     /// <summary>results.json: everything a chart needs (lr and momentum per iteration, metrics per epoch per run).</summary>
-    private static void WriteResults(Utf8JsonWriter w, CompareSettings o, string setup, List<Summary> summaries,
-        Dictionary<string, (Schedule Schedule, int Epochs, long BatchesPerEpoch)> plans)
-    {
-        w.WriteStartObject();
-        w.WriteString("setup", setup);
-        w.WriteStartArray("seeds");
-        foreach (var s in o.Seeds) w.WriteNumberValue(s);
-        w.WriteEndArray();
-        if (o.TargetAccuracy is { } t) w.WriteNumber("target_accuracy", t); else w.WriteNull("target_accuracy");
-        w.WriteStartArray("schedules");
-        foreach (var s in summaries)
-        {
-            var (schedule, epochs, bpe) = plans[s.Label];
-            var (lr, momentum) = schedule.Trace(epochs * bpe);
-            w.WriteStartObject();
-            WriteSummaryFields(w, s, o.TargetAccuracy);
-            w.WriteString("policy", schedule.Policy);
-            w.WriteString("reference", schedule.Reference);
-            w.WriteNumber("epochs", epochs);
-            w.WriteNumber("batches_per_epoch", bpe);
-            // lr and momentum per iteration of the last parameter group (the one fastai plots), all groups when several.
-            Series(w, "lr", lr[^1]);
-            if (momentum is null) w.WriteNull("momentum"); else Series(w, "momentum", momentum[^1]);
-            if (lr.Length > 1)
-            {
-                w.WriteStartArray("lr_groups");
-                foreach (var g in lr) Series(w, null, g);
-                w.WriteEndArray();
-            }
-            w.WriteStartArray("runs");
-            foreach (var r in s.Runs) Json.Run(w, r);
-            w.WriteEndArray();
-            w.WriteEndObject();
-        }
-        w.WriteEndArray();
-        w.WriteEndObject();
-    }
-
-    private static void Series(Utf8JsonWriter w, string? name, double[] values)
-    {
-        if (name is null) w.WriteStartArray(); else w.WriteStartArray(name);
-        foreach (var v in values) Json.Value(w, v);
-        w.WriteEndArray();
-    }
+    private sealed record ResultsJson(string Setup, IReadOnlyList<long> Seeds, double? TargetAccuracy, IReadOnlyList<ScheduleResultJson> Schedules);
 }

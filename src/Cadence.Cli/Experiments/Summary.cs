@@ -33,18 +33,6 @@ internal sealed record Summary(string Label, string Spec, int Expected, IReadOnl
         if (Failed > 0) s += $" ({Failed} failed)";
         return s;
     }
-
-    /// <summary>Writes <c>{"mean": …, "std": …, "n": …}</c> of <paramref name="value"/> (std null below two runs).</summary>
-    public void WriteStat(Utf8JsonWriter w, string name, Func<RunRecord, double> value)
-    {
-        var values = Values(value);
-        var (mean, std) = Stats.Of(values);
-        w.WriteStartObject(name);
-        Json.Number(w, "mean", mean);
-        Json.Number(w, "std", std);
-        w.WriteNumber("n", values.Count);
-        w.WriteEndObject();
-    }
 }
 
 /// <summary>A plain text table: columns padded to their widest cell.</summary>
