@@ -1,7 +1,5 @@
 using System.Text.Json;
 using System.Text.Json.Serialization;
-using Cadence.Cli.Experiments;
-using Cadence.Cli.Training;
 
 namespace Cadence.Cli;
 
@@ -57,26 +55,9 @@ internal static class Json
 
     public static byte[] Bytes<T>(T value, bool indented = false) => JsonSerializer.SerializeToUtf8Bytes(value, indented ? Indented : Compact);
 
-    public static void Number(Utf8JsonWriter w, string name, double v)
-    {
-        if (double.IsFinite(v)) w.WriteNumber(name, v); else w.WriteNull(name);
-    }
-
-    public static void Value(Utf8JsonWriter w, double v)
+    private static void Value(Utf8JsonWriter w, double v)
     {
         if (double.IsFinite(v)) w.WriteNumberValue(v); else w.WriteNullValue();
-    }
-
-    /// <summary>Writes one run: its CSV fields, and its per-epoch history when it has one.</summary>
-    public static void Run(Utf8JsonWriter w, RunRecord r) => JsonSerializer.Serialize(w, RunJson.Of(r), Compact);
-
-    /// <summary>Builds a JSON document in memory (for atomic file writes and one-line stdout).</summary>
-    public static byte[] Build(Action<Utf8JsonWriter> write, bool indented = false)
-    {
-        using var ms = new MemoryStream();
-        using (var w = new Utf8JsonWriter(ms, new JsonWriterOptions { Indented = indented }))
-            write(w);
-        return ms.ToArray();
     }
 
     /// <summary>Doubles as numbers when finite, null otherwise.</summary>

@@ -1,4 +1,4 @@
-using System.Text.Json;
+using Cadence.Cli.Training;
 using Cadence.Cli.Experiments;
 
 namespace Cadence.Cli.Commands;
@@ -117,7 +117,7 @@ internal sealed class SweepCommand(Io io) : CadenceCommand<SweepSettings>(io)
             foreach (var g in unreached.GroupBy(u => u.Cell.Label))
                 table.WriteLine($"  {g.Key}: seed{(g.Count() > 1 ? "s" : "")} {string.Join(", ", g.Select(u => u.Seed))}");
         }
-        byte[] Document(bool indented) => Json.Build(w => WriteGrid(w, o, setup, cells, summaries, unreached), indented);
+        byte[] Document(bool indented) => Json.Bytes(GridJson.Of(o, setup, cells, summaries, unreached), indented);
         if (x.Out is { } outDir)
         {
             Outputs.Write("--out", outDir, () => AtomicFile.Write(Path.Combine(outDir, "results.json"), Document(indented: true)));
@@ -205,63 +205,26 @@ internal sealed class SweepCommand(Io io) : CadenceCommand<SweepSettings>(io)
     }
 
     /// <summary>results.json: the grid's axes and, per cell, the metric over seeds (the heat-map's data).</summary>
-    private static void WriteGrid(Utf8JsonWriter w, SweepSettings o, string setup, IReadOnlyList<SweepCell> cells, List<Summary> summaries,
-        List<(SweepCell Cell, long Seed)> unreached)
+    /// <summary>results.json and <c>--json</c>: the grid's axes and, per cell, the metric over seeds (the heat-map's data).</summary>
+    private sealed record GridJson(string Policy, string Setup, string Metric, IReadOnlyList<long> Seeds, bool Complete,
+        IReadOnlyList<SweepParameter> Axes, IReadOnlyList<CellJson> Cells, IReadOnlyList<UnreachedJson> Unreached)
     {
-        w.WriteStartObject();
-        w.WriteString("policy", o.Grid.Policy);
-        w.WriteString("setup", setup);
-        w.WriteString("metric", o.Metric);
-        w.WriteStartArray("seeds");
-        foreach (var s in o.Seeds) w.WriteNumberValue(s);
-        w.WriteEndArray();
-        w.WriteBoolean("complete", unreached.Count == 0);
-        w.WriteStartArray("axes");
-        foreach (var a in o.Grid.Axes)
+        public static GridJson Of(SweepSettings o, string setup, IReadOnlyList<SweepCell> cells, List<Summary> summaries, List<(SweepCell Cell, long Seed)> unreached) =>
+            new(o.Grid.Policy, setup, o.Metric, o.Seeds, unreached.Count == 0, o.Grid.Axes,
+                [.. cells.Select((c, i) => CellJson.Of(o, c, summaries[i]))], [.. unreached.Select(u => new UnreachedJson(u.Cell.Label, u.Seed))]);
+    }
+
+    private sealed record CellJson(string Label, string Spec, Dictionary<string, string> At, string Status, double Mean, double Std, int N, int Expected, IReadOnlyList<RunJson> Runs)
+    {
+        public static CellJson Of(SweepSettings o, SweepCell cell, Summary s)
         {
-            w.WriteStartObject();
-            w.WriteString("name", a.Name);
-            w.WriteString("option", a.Option);
-            if (a.Component is null) w.WriteNull("component"); else w.WriteString("component", a.Component);
-            w.WriteStartArray("values");
-            foreach (var v in a.Values) w.WriteStringValue(v);
-            w.WriteEndArray();
-            w.WriteEndObject();
-        }
-        w.WriteEndArray();
-        w.WriteStartArray("cells");
-        for (int i = 0; i < cells.Count; i++)
-        {
-            var (cell, s) = (cells[i], summaries[i]);
             var values = s.Values(r => r.Metric(o.Metric));
             var (mean, std) = Stats.Of(values);
-            w.WriteStartObject();
-            w.WriteString("label", cell.Label);
-            w.WriteString("spec", cell.Schedule.Text);
-            w.WriteStartObject("at");
-            for (int k = 0; k < o.Grid.Axes.Count; k++) w.WriteString(o.Grid.Axes[k].Name, cell.AxisValues[k]);
-            w.WriteEndObject();
-            w.WriteString("status", s.Runs.Count == 0 ? "not run" : values.Count == 0 ? (s.Diverged > 0 ? "diverged" : "failed")
-                : s.Finished.Count() < s.Expected ? "partial" : "ok");
-            Json.Number(w, "mean", mean);
-            Json.Number(w, "std", std);
-            w.WriteNumber("n", values.Count);
-            w.WriteNumber("expected", s.Expected);
-            w.WriteStartArray("runs");
-            foreach (var r in s.Runs) Json.Run(w, r with { History = null });
-            w.WriteEndArray();
-            w.WriteEndObject();
+            string status = s.Runs.Count == 0 ? "not run" : values.Count == 0 ? (s.Diverged > 0 ? "diverged" : "failed") : s.Finished.Count() < s.Expected ? "partial" : "ok";
+            return new(cell.Label, cell.Schedule.Text, o.Grid.Axes.Select((a, k) => (a.Name, cell.AxisValues[k])).ToDictionary(), status, mean, std,
+                values.Count, s.Expected, [.. s.Runs.Select(r => RunJson.Of(r with { History = null }))]);
         }
-        w.WriteEndArray();
-        w.WriteStartArray("unreached");
-        foreach (var (cell, seed) in unreached)
-        {
-            w.WriteStartObject();
-            w.WriteString("label", cell.Label);
-            w.WriteNumber("seed", seed);
-            w.WriteEndObject();
-        }
-        w.WriteEndArray();
-        w.WriteEndObject();
     }
+
+    private sealed record UnreachedJson(string Label, long Seed);
 }

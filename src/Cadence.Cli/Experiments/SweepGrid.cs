@@ -7,6 +7,7 @@ namespace Cadence.Cli.Experiments;
 /// </summary>
 internal sealed record SweepParameter(string Name, string Option, string? Component, IReadOnlyList<string> Values)
 {
+    [System.Text.Json.Serialization.JsonIgnore]
     public bool Varies => Values.Count > 1;
 }
 
