@@ -162,9 +162,16 @@ internal sealed class CompareCommand(Io io) : CadenceCommand<CompareSettings>(io
 
         public static T Of<T>(Summary s, double? target) where T : ScheduleJson, new() => new()
         {
-            Label = s.Label, Spec = s.Spec, Runs = s.Runs.Count, Expected = s.Expected, Diverged = s.Diverged, Failed = s.Failed,
-            Accuracy = StatJson.Of(s, r => r.Accuracy), BestAccuracy = StatJson.Of(s, r => r.BestAccuracy),
-            ValidLoss = StatJson.Of(s, r => r.ValidLoss), BestValidLoss = StatJson.Of(s, r => r.BestValidLoss),
+            Label = s.Label,
+            Spec = s.Spec,
+            Runs = s.Runs.Count,
+            Expected = s.Expected,
+            Diverged = s.Diverged,
+            Failed = s.Failed,
+            Accuracy = StatJson.Of(s, r => r.Accuracy),
+            BestAccuracy = StatJson.Of(s, r => r.BestAccuracy),
+            ValidLoss = StatJson.Of(s, r => r.ValidLoss),
+            BestValidLoss = StatJson.Of(s, r => r.BestValidLoss),
             Target = target is null ? null : TargetJson.Of(s),
             SecondsMean = s.Runs.Count == 0 ? double.NaN : Math.Round(s.Runs.Average(r => r.Seconds), 3),
         };
