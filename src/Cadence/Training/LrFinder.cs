@@ -55,21 +55,24 @@ public sealed record LrFindOptions
     /// <summary>The first batch's lr in effect: <see cref="StartLr"/> or the mode's default.</summary>
     public double EffectiveStartLr => StartLr ?? (Mode == LrFindMode.FastAi07 ? 1e-5 : 1e-7);
 
-    /// <summary>Every invalid option, named, with the allowed range.</summary>
-    public IEnumerable<string> Validate(int layerGroups)
+    /// <summary>Every invalid option, named by its parameter (<c>startLr</c>, <c>endLr</c>, <c>numIt</c>, <c>groupLrs</c>), with the allowed range.</summary>
+    public IReadOnlyList<ValidationError> Errors(int layerGroups)
     {
         double start = EffectiveStartLr;
-        if (!(start > 0 && double.IsFinite(start))) yield return $"startLr: must be a positive finite number, got {F(start)}";
-        if (!(EndLr > start && double.IsFinite(EndLr))) yield return $"endLr: must be a finite number above startLr ({F(start)}), got {F(EndLr)}";
-        if (NumIt < 1) yield return $"numIt: must be ≥ 1, got {NumIt}";
+        var check = new Check()
+            .Positive("startLr", start)
+            .That(EndLr > start && double.IsFinite(EndLr), "endLr", $"must be a finite number above the start lr ({NumberFormat.Exact(start)}), got {NumberFormat.Exact(EndLr)}")
+            .That(NumIt >= 1, "numIt", $"must be ≥ 1, got {NumIt}");
         if (GroupLrs is { } g)
         {
-            if (g.Count != layerGroups) yield return $"groupLrs: give one lr per layer group ({layerGroups}), got {g.Count}";
-            else if (g.Any(v => !(v > 0 && double.IsFinite(v)))) yield return $"groupLrs: every lr must be a positive finite number, got {string.Join(", ", g.Select(F))}";
+            if (g.Count != layerGroups) check.Fail("groupLrs", $"give one lr per layer group ({layerGroups}), got {g.Count}");
+            else check.Lr("groupLrs", g);
         }
+        return check.Errors;
     }
 
-    private static string F(double v) => v.ToString("G6", CultureInfo.InvariantCulture);
+    /// <summary><see cref="Errors"/> as text (<c>parameter: problem</c>).</summary>
+    public IEnumerable<string> Validate(int layerGroups) => Errors(layerGroups).Select(e => e.ToString());
 }
 
 /// <summary>Progress of a range test, reported after every batch.</summary>
