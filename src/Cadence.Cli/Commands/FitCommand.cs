@@ -2,13 +2,14 @@ using System.Diagnostics;
 using Cadence.Callbacks;
 using Cadence.Checkpoints;
 using Cadence.Cli.Training;
+using Cadence.Models;
 using Cadence.Plots;
 using Cadence.Training;
 using Spectre.Console;
 
 namespace Cadence.Cli.Commands;
 
-internal sealed class FitSettings : TrainingSettings, IPolicySettings
+internal sealed class FitSettings : FittingSettings, IPolicySettings
 {
     [CommandOption("--epochs <N>"), Whole(1, 100_000, "Epochs to train (default: the schedule's own length; with the fit options and no --cycle-len, epochs at a constant lr)")]
     public long? Epochs { get; set; }
@@ -16,8 +17,11 @@ internal sealed class FitSettings : TrainingSettings, IPolicySettings
     [CommandOption("--schedule <POLICY>"), Description("The policy; its options follow as for 'cadence schedule POLICY'. The fastai fit options (--lr --cycles --cycle-len --cycle-mult --use-clr --use-clr-beta) are --schedule fit's"), DefaultValue("fit")]
     public string Schedule { get; set; } = "fit";
 
-    [CommandOption("--out <DIR>"), Output(OutputKind.Folder, "Write history.json, metrics.csv, model.dat and checkpoints/ into DIR")]
+    [CommandOption("--out <DIR>"), Output(OutputKind.Folder, "Write the run into DIR: checkpoints/, metrics.csv, history.json, model.dat and model.json (for cadence predict); a DIR that holds a run is refused")]
     public string? Out { get; set; }
+
+    [CommandOption("--overwrite"), Description("Replace the run --out DIR holds: it is moved aside at once and deleted when the new run's first checkpoint is written")]
+    public bool Overwrite { get; set; }
 
     [CommandOption("--tensorboard <DIR>"), Output(OutputKind.Folder, "Write TensorBoard event files (loss, lr and momentum per group, metrics) into DIR")]
     public string? TensorBoard { get; set; }
@@ -37,12 +41,8 @@ internal sealed class FitSettings : TrainingSettings, IPolicySettings
     [CommandOption("--best-save-name <NAME>"), FileName("fastai best_save_name: snapshot NAME whenever the first metric improves (with --out)")]
     public string? BestSaveName { get; set; }
 
-    [CommandOption("--resume <DIR>"), Description("Continue the run in DIR (its newest checkpoint, or DIR itself if it is one) with its configuration; only --threads, --json, --checkpoint-every, --keep, --tensorboard, --report, --plots and --plot-format may be added")]
+    [CommandOption("--resume <DIR>"), Description("Continue the run in DIR (its newest checkpoint that verifies, or DIR itself if it is one) with its configuration, or show it again if it is complete; only --threads, --json, --checkpoint-every, --keep, --tensorboard, --report, --plots, --plot-format, --device and --deterministic may be added")]
     public string? Resume { get; set; }
-
-    /// <summary>Set by <c>--resume</c> when it reruns the saved command line: the checkpoint to continue.</summary>
-    [CommandOption("--resume-checkpoint <PATH>", IsHidden = true)]
-    public string? ResumeCheckpoint { get; set; }
 
     public PolicyChoice Policy { get; private set; } = null!;
 
@@ -57,7 +57,9 @@ internal sealed class FitSettings : TrainingSettings, IPolicySettings
     public override void Check(Check check)
     {
         base.Check(check);
+        if (Overwrite && Resume is not null) check.Fail("--overwrite", "replaces a run and --resume continues one: give one of them");
         if (Resume is not null) return;
+        if (Overwrite && Out is null) check.Fail("--overwrite", "needs --out DIR (the run to replace)");
         Policy.CheckText(check);
         ChartsNeedAFolder(check, "fit draws lr, loss and metrics charts");
         foreach (var (given, name) in new[] { (CheckpointEvery is not null, "--checkpoint-every"), (CycleSaveName is not null, "--cycle-save-name"), (BestSaveName is not null, "--best-save-name") })
@@ -76,41 +78,32 @@ internal sealed class FitCommand(Io io) : CadenceCommand<FitSettings>(io)
     protected override int Run(CommandContext context, FitSettings s, CancellationToken ct)
     {
         if (s.Resume is not null) return FitResume.Rerun(s.Resume, context.Arguments, Io, ct);
-        string? configuration = null;
-        if (s.ResumeCheckpoint is not null)
-        {
-            var info = Checkpoint.ReadInfo(s.ResumeCheckpoint);
-            configuration = info.Configuration;
-            var p = info.Position;
-            Io.Err.WriteLine(string.Create(CultureInfo.InvariantCulture,
-                $"cadence fit: resuming {s.ResumeCheckpoint} at iteration {p.Iteration} (epoch {p.Epoch + 1}, {(p.EpochEnded ? "ended" : $"{p.BatchesDone} batches done")})"));
-        }
-        configuration ??= FitResume.Configuration(context.Arguments, s.ThreadCount);
-        return Train(s, configuration, ct);
+        // The rerun of a saved command line: FitResume holds the run open (and locked) and says where it resumes.
+        if (Io.ResumedRun is { } resumed) return Train(s, resumed, resumed.ResumeFrom!.Checkpoint.Configuration!, ct);
+        // --out is opened (locked, refused when it holds a run, the old run moved aside with --overwrite) before any data is loaded.
+        using var run = s.Out is null ? null : RunDirectory.Open(s.Out, s.Overwrite ? RunMode.Overwrite : RunMode.New, "--out");
+        return Train(s, run, FitResume.Configuration(context.Arguments, s.ThreadCount), ct);
     }
 
-    private int Train(FitSettings s, string configuration, CancellationToken ct)
+    private int Train(FitSettings s, RunDirectory? runDir, string configuration, CancellationToken ct)
     {
         var table = s.Json ? Io.Err : Io.Out;
         var loaded = s.Load(s.SeedValue);
-        var callbacks = new List<Callback> { new NanGuard() };
-        if (s.Out is not null)
-        {
-            Outputs.Folder("--out", s.Out);
-            callbacks.Add(new CsvLogger(Path.Combine(s.Out, "metrics.csv")));
-        }
+        var callbacks = s.Guards();
+        if (s.Out is not null) callbacks.Add(new CsvLogger(Path.Combine(s.Out, "metrics.csv")));
         if (s.TensorBoard is not null) callbacks.Add(new TensorBoardLogger(s.TensorBoard));
         using var run = TrainingRun.Create(s, loaded, s.SeedValue, callbacks, ownsData: true);
         var learn = run.Learner;
         var policy = run.ResolveAuto(s.Policy, Io.Err, "fit", ct);
         var (schedule, epochs) = run.Plan(policy, (int?)s.Epochs, policy.Policy == "fit" ? "--lr" : "--schedule");
+        s.Announce(Io.Err, "fit");
         CheckpointCallback? checkpoints = null;
-        if (s.Out is not null)
+        if (runDir is not null)
         {
             bool fit = policy.Policy == "fit";
-            learn.Add(checkpoints = new CheckpointCallback(new CheckpointOptions
+            // The run directory's options finish an overwrite (delete the old run) once the first checkpoint is durable.
+            learn.Add(checkpoints = new CheckpointCallback(runDir.CheckpointOptions with
             {
-                Directory = Path.Combine(s.Out, Checkpoint.DirectoryName),
                 EveryIterations = s.CheckpointEvery ?? 0,
                 Keep = (int)s.Keep,
                 CycleSaveName = s.CycleSaveName,
@@ -123,7 +116,7 @@ internal sealed class FitCommand(Io io) : CadenceCommand<FitSettings>(io)
         }
         var metrics = learn.Metrics.Select(m => m.Name).ToArray();
         var clock = Stopwatch.StartNew();
-        FitResult Fit(IProgress<FitProgress> progress) => run.Fit(schedule, epochs, progress, ct, s.ResumeCheckpoint);
+        FitResult Fit(IProgress<FitProgress> progress) => run.Fit(schedule, epochs, progress, ct, runDir?.ResumeFrom?.Checkpoint.Path);
         // The live bar only when a person watches: stderr is this process's terminal and stdout is not piped away.
         bool live = Io.ErrIsTerminal && (s.Json || !Console.IsOutputRedirected);
         FitResult result;
@@ -146,23 +139,35 @@ internal sealed class FitCommand(Io io) : CadenceCommand<FitSettings>(io)
             if (checkpoints is not null)
                 Io.Err.WriteLine(checkpoints.LastRolling is { } good ? $"cadence fit: the last good checkpoint is {good}" : "cadence fit: no checkpoint was written before the stop");
         }
-        if (s.Out is not null)
-        {
-            Outputs.Write("--out", s.Out, () =>
-            {
-                AtomicFile.Write(Path.Combine(s.Out, "history.json"), Json.Bytes(HistoryJson.Of(learn.Recorder, schedule, run.ModelName)));
-                learn.Save(Path.Combine(s.Out, "model.dat"));
-            });
-        }
+        double images = Math.Min((double)result.Iterations * s.BatchSize, (double)result.Epochs * loaded.Train.Count);
+        string summary = Json.Serialize(new FitJson(result.Epochs, result.Iterations, result.TrainLoss, result.ValidLoss,
+            result.Metrics.TryGetValue("accuracy", out var acc) ? acc : double.NaN, Math.Round(seconds, 3), Math.Round(images / seconds, 1), learn.Device.ToString()));
+        if (runDir is not null) WriteRun(runDir, s.Out!, run, loaded, schedule, result, summary);
         WriteCharts(s, policy, learn, schedule, run.ModelName, s.Json ? null : Io.Out);
-        if (s.Json)
-        {
-            double images = Math.Min((double)result.Iterations * s.BatchSize, (double)result.Epochs * loaded.Train.Count);
-            Io.Out.WriteLine(Json.Serialize(new FitJson(result.Epochs, result.Iterations, result.TrainLoss, result.ValidLoss,
-                result.Metrics.TryGetValue("accuracy", out var acc) ? acc : double.NaN, Math.Round(seconds, 3), Math.Round(images / seconds, 1))));
-        }
+        if (s.Json) Io.Out.WriteLine(summary);
         return result.StopReason is null ? ExitCodes.Ok : ExitCodes.Failure;
     }
+
+    /// <summary>
+    /// The run's outputs, each written durably (temporary file, rename): history.json always; for a run that ended
+    /// normally also the model (model.dat and model.json, which <c>cadence predict</c> reads) and, last, the completion
+    /// record, after which <c>--resume</c> shows the run instead of training it. A stopped run keeps its checkpoints.
+    /// </summary>
+    private static void WriteRun(RunDirectory runDir, string dir, TrainingRun run, LoadedData loaded, Schedule schedule, FitResult result, string summary) =>
+        Outputs.Write("--out", dir, () =>
+        {
+            var learn = run.Learner;
+            CheckpointStore.WriteFileDurably(Path.Combine(dir, "history.json"), Json.Bytes(HistoryJson.Of(learn.Recorder, schedule, run.ModelName)));
+            if (result.StopReason is not null) return;
+            if (loaded.CardFor is { } card) card(run.ModelName).Save(dir, learn.Model);
+            else
+            {
+                string model = Path.Combine(dir, ModelCard.WeightsFile), temp = model + ".tmp";
+                learn.Save(temp);
+                File.Move(temp, model, overwrite: true);
+            }
+            runDir.Complete(RunCompletion.Of(learn, result, summary));
+        });
 
     /// <summary>The terminal lr chart, <c>--plots DIR</c> and <c>--report FILE.html</c>.</summary>
     private static void WriteCharts(FitSettings s, PolicyChoice policy, Learner learn, Schedule schedule, string modelName, TextWriter? terminal)

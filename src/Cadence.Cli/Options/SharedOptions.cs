@@ -1,3 +1,4 @@
+using Cadence.Callbacks;
 using Cadence.Data;
 using Cadence.Models;
 using Cadence.Training;
@@ -74,6 +75,33 @@ internal class TrainingSettings : OutputSettings, ICheckedSettings
     [CommandOption("--threads <N>"), Whole(1, 1024, "Torch threads (default: the number of cores)")]
     public long? Threads { get; set; }
 
+    [CommandOption("--device <DEVICE>"), Device("Where to train: auto (a GPU when a CUDA libtorch is found and a GPU is visible, else the CPU), cpu, cuda or cuda:N"), DefaultValue("auto")]
+    public string Device { get; set; } = "auto";
+
+    [CommandOption("--deterministic"), Description("Deterministic kernels only (cuDNN's and CUDA's): GPU runs repeat bit for bit, somewhat slower; on the CPU every kernel already is")]
+    public bool Deterministic { get; set; }
+
+    private DeviceSelection? _selection;
+
+    /// <summary>
+    /// The device and the libtorch behind it, chosen once per command, before the first TorchSharp call: that choice
+    /// decides which libtorch (CPU or CUDA) the process loads.
+    /// </summary>
+    /// <exception cref="CudaUnavailableException">cuda was asked for and cannot be had (the message says why and what to do).</exception>
+    public DeviceSelection Selection => _selection ??= TorchRuntime.SelectDevice(ComputeDevice.Parse(Device));
+
+    /// <summary>
+    /// Says on <paramref name="log"/> which device and libtorch run (<see cref="Selection"/>, chosen when the data was
+    /// loaded): the run's header, written once the command line and the data have passed every check, so that an error
+    /// before training stays one line.
+    /// </summary>
+    public DeviceSelection Announce(TextWriter log, string command)
+    {
+        var selection = Selection;
+        log.WriteLine($"cadence {command}: device {selection.Describe()}");
+        return selection;
+    }
+
     /// <summary>The data source as typed (<c>csv</c> and its file, …).</summary>
     public DataSource Source => DataSource.Parse(Data);
 
@@ -90,28 +118,33 @@ internal class TrainingSettings : OutputSettings, ICheckedSettings
     /// <summary>Loads the training and validation data as a run with <paramref name="seed"/> sees it (the CSV split and the subset are seeded).</summary>
     public LoadedData Load(long seed, bool subset = true)
     {
-        TorchRuntime.Configure(threads: ThreadCount);   // before the first tensor: the native environment and threads
+        // Before the first tensor: the device (it decides which libtorch loads), the native environment and threads.
+        TorchRuntime.Configure(threads: ThreadCount, device: Selection.Device);
         var source = Source;
         InMemoryDataset train, valid;
         IReadOnlyList<string>? classNames = null;
+        Func<string, ModelCard>? card;
         switch (source.Kind)
         {
             case "csv":
                 var csv = CsvTabular.Load(source.Path!, Target!, ValidPct, seed);
                 (train, valid, classNames) = (csv.Train, csv.Valid, csv.ClassNames);
+                card = model => ModelCard.ForTable(model, csv);
                 break;
             case "idx":
-                (train, valid) = IdxImages.Load(source.Path!);
+                (train, valid, var normalization) = IdxImages.LoadNormalized(source.Path!);
+                card = LoadedData.ImageCard(train, null, normalization);
                 break;
             default:
                 if (!File.Exists(Path.Combine(IdxImages.FashionMnistDirectory, "train-images-idx3-ubyte.gz")))
                     throw new DataFormatException(IdxImages.FashionMnistDirectory,
                         "Fashion-MNIST not found (install Debian's dataset-fashion-mnist, e.g. 'make setup' as root, or pass --data idx DIR)");
-                (train, valid) = IdxImages.Load(IdxImages.FashionMnistDirectory);
+                (train, valid, var fashion) = IdxImages.LoadNormalized(IdxImages.FashionMnistDirectory);
                 classNames = IdxImages.FashionMnistClasses;
+                card = LoadedData.ImageCard(train, classNames, fashion);
                 break;
         }
-        var data = new LoadedData(train, valid, classNames);
+        var data = new LoadedData(train, valid, classNames) { CardFor = card };
         return subset ? data.Subset(Subset, seed) : data;
     }
 
@@ -126,7 +159,7 @@ internal class TrainingSettings : OutputSettings, ICheckedSettings
     /// What every run shares apart from its schedule and seed, as names and values: the configuration table of a
     /// report, and (joined) the setup a results file records so that a resumed sweep refuses to mix setups.
     /// </summary>
-    public List<KeyValuePair<string, string>> Settings(int? epochs)
+    public virtual List<KeyValuePair<string, string>> Settings(int? epochs)
     {
         var source = Source;
         var parts = new List<KeyValuePair<string, string>>
@@ -145,9 +178,44 @@ internal class TrainingSettings : OutputSettings, ICheckedSettings
     }
 }
 
+/// <summary>
+/// The options of the commands that train runs to their end (<c>fit</c>, <c>compare</c>, <c>sweep</c>; not
+/// <c>lr-find</c>, whose sweep is meant to diverge): the guards that stop a bad run.
+/// </summary>
+internal class FittingSettings : TrainingSettings
+{
+    [CommandOption("--no-divergence-guard"), Description("Keep training when the smoothed loss stays above 4× its best for 10 steps (see docs/checkpoints.md); a NaN loss still stops the run")]
+    public bool NoDivergenceGuard { get; set; }
+
+    /// <summary>The callbacks that stop a bad run: the NaN guard, and the divergence guard unless turned off.</summary>
+    public List<Callback> Guards() => NoDivergenceGuard ? [new NanGuard()] : [new NanGuard(), new DivergenceGuard()];
+
+    /// <summary>The shared settings, and the guard when it is off (it changes where a diverging run stops).</summary>
+    public override List<KeyValuePair<string, string>> Settings(int? epochs)
+    {
+        var parts = base.Settings(epochs);
+        if (NoDivergenceGuard) parts.Add(new("divergence-guard", "off"));
+        return parts;
+    }
+}
+
 /// <summary>Training and validation data as loaded from the command line.</summary>
 internal sealed record LoadedData(InMemoryDataset Train, InMemoryDataset Valid, IReadOnlyList<string>? ClassNames)
 {
+    /// <summary>
+    /// The model card of a model trained on this data, for a model name (what <c>fit --out</c> saves as model.json so that
+    /// <c>cadence predict</c> can prepare inputs as training did); null when the data kind has none.
+    /// </summary>
+    public Func<string, ModelCard>? CardFor { get; init; }
+
+    /// <summary>The card of images shaped [C, H, W] like <paramref name="train"/>'s samples, with class names (default: 0, 1, …).</summary>
+    public static Func<string, ModelCard> ImageCard(InMemoryDataset train, IReadOnlyList<string>? classNames, ImageNormalization normalization)
+    {
+        var shape = train.SampleShape;
+        var names = classNames ?? [.. Enumerable.Range(0, train.Classes).Select(i => i.ToString(CultureInfo.InvariantCulture))];
+        return model => ModelCard.ForImages(model, names, (int)shape[0], (int)shape[1], (int)shape[2], ResizeMethod.Crop, normalization);
+    }
+
     /// <summary>A seeded fraction of the training data (this object itself when the fraction is 1); the full set is disposed.</summary>
     public LoadedData Subset(double fraction, long seed)
     {
@@ -214,6 +282,15 @@ internal sealed class DataSourceAttribute(string description) : RuleAttribute(de
     public override string? Allowed => null;
 
     public override string? Problem(object value) => DataSource.Problem((string)value);
+}
+
+/// <summary>The rule of <c>--device</c>: what <see cref="ComputeDevice.Parse"/> reads.</summary>
+internal sealed class DeviceAttribute(string description) : RuleAttribute(description)
+{
+    public override string Allowed => "auto|cpu|cuda|cuda:N";
+
+    public override string? Problem(object value) =>
+        ComputeDevice.TryParse((string)value, out _) ? null : $"expected {ComputeDevice.AllowedForms}, got '{value}'";
 }
 
 /// <summary>The rule of <c>--model</c>: a name of the model zoo.</summary>

@@ -15,6 +15,9 @@ internal sealed class TrainingRun : IDisposable
 {
     private readonly bool _ownsData;
 
+    /// <summary>libtorch's deterministic mode as this process last set it (it is process-wide; tests run many commands in one process).</summary>
+    private static bool _deterministic;
+
     private TrainingRun(Learner learner, DataLoaders data, string modelName, bool ownsData)
     {
         (Learner, Data, ModelName, _ownsData) = (learner, data, modelName, ownsData);
@@ -29,18 +32,21 @@ internal sealed class TrainingRun : IDisposable
     public long BatchesPerEpoch => Data.Train.BatchCount;
 
     /// <summary>
-    /// Seeds torch, builds loaders, the model and the learner. With <paramref name="ownsData"/> the datasets are disposed
+    /// Seeds torch, sets its deterministic mode (<c>--deterministic</c>), builds loaders, the model and the learner on the
+    /// chosen device (<see cref="TrainingSettings.Selection"/>). With <paramref name="ownsData"/> the datasets are disposed
     /// with the run; otherwise they outlive it (an experiment loads its data once for every run).
     /// </summary>
     public static TrainingRun Create(TrainingSettings t, LoadedData data, long seed, IEnumerable<Callback>? callbacks, bool ownsData)
     {
-        TorchRuntime.Configure(seed: seed, threads: t.ThreadCount);
+        var device = t.Selection.Device;
+        TorchRuntime.Configure(seed: seed, threads: t.ThreadCount, device: device);
+        if (t.Deterministic != _deterministic) TorchRuntime.Deterministic = _deterministic = t.Deterministic;
         var loaders = DataLoaders.From(data.Train, data.Valid, (int)t.BatchSize, seed, classNames: data.ClassNames);
         try
         {
             string modelName = t.ModelName(data.Train);
             var spec = ModelZoo.Create(modelName, data.Train.SampleShape, loaders.Classes);
-            var learn = new Learner(spec.Model, loaders, optimizer: t.Optimizer(), layerGroups: spec.LayerGroups, callbacks: callbacks);
+            var learn = new Learner(spec.Model, loaders, optimizer: t.Optimizer(), layerGroups: spec.LayerGroups, callbacks: callbacks, device: device);
             return new TrainingRun(learn, loaders, modelName, ownsData);
         }
         catch
@@ -139,7 +145,7 @@ internal sealed record HistoryJson(string Model, string Schedule, IReadOnlyList<
 }
 
 /// <summary>The one JSON line of <c>cadence fit --json</c>.</summary>
-internal sealed record FitJson(int Epochs, long Iterations, double TrainLoss, double ValidLoss, double Accuracy, double Seconds, double ImagesPerSecond);
+internal sealed record FitJson(int Epochs, long Iterations, double TrainLoss, double ValidLoss, double Accuracy, double Seconds, double ImagesPerSecond, string Device);
 
 /// <summary>One run of <c>compare</c> or <c>sweep</c> in results.json.</summary>
 internal sealed record RunJson(long Seed, string Status, string? Reason, int Epochs, long Iterations, double TrainLoss, double ValidLoss,
