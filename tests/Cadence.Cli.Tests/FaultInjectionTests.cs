@@ -350,10 +350,18 @@ public sealed class FaultInjectionTests(ITestOutputHelper log) : IDisposable
         // lr 3 on a noisy CSV ends at a loss in the thousands with exit 0 without the guard (docs/checkpoints.md, csv-noisy64-lr3);
         // on this generated CSV the smoothed loss passes 4× its best at step 5 and stays there, so the guard stops it at step 14.
         using var cli = CadenceFit.Start(["--data", "csv", Csv(), "--target", "label", "--model", "mlp", "--epochs", "10", "--lr", "3",
-            "--seed", "0", "--threads", "1", "--out", _tmp["diverged"]]);
-        var (code, _, err) = cli.Wait();
+            "--seed", "0", "--threads", "1", "--out", _tmp["diverged"], "--json"]);
+        var (code, stdout, err) = cli.Wait();
         Assert.Equal(1, code);
-        Assert.Matches(@"cadence fit: stopped early: diverged at iteration 14 \(epoch 4\) with lr 3(, 3)*: the smoothed loss \S+ is above 4× its best \(\S+\) for 10 steps; try a lower learning rate \(cadence lr-find shows where the loss starts to rise\)", err);
+        const string Reason = @"diverged at iteration 14 \(epoch 4\) with lr 3(, 3)*: the smoothed loss \S+ is above 4× its best \(\S+\) for 10 steps; try a lower learning rate \(cadence lr-find shows where the loss starts to rise\)";
+        Assert.Matches("cadence fit: stopped early: " + Reason, err);
+        // The JSON line says so too, with the same reason, and how far the run got.
+        using (var json = JsonDocument.Parse(stdout.Trim()))
+        {
+            Assert.True(json.RootElement.GetProperty("stopped_early").GetBoolean());
+            Assert.Matches("^" + Reason + "$", json.RootElement.GetProperty("reason").GetString());
+            Assert.Equal(15, json.RootElement.GetProperty("iterations").GetInt64());   // steps 0 … 14 were trained
+        }
         // The streak began at step 5 (epoch 2): the epoch-end checkpoint at 8 was not written; the one at 4 is the last good one.
         string lastGood = Checkpoint.Rolling(Checkpoints(_tmp["diverged"]))[^1];
         Assert.Equal("ckpt-i0000000004-e000000-end", Path.GetFileName(lastGood));
@@ -362,9 +370,10 @@ public sealed class FaultInjectionTests(ITestOutputHelper log) : IDisposable
         // What the issue found: without the guard the same run trains to the end and exits 0.
         using var unguarded = CadenceFit.Start(["--data", "csv", Csv(), "--target", "label", "--model", "mlp", "--epochs", "10", "--lr", "3",
             "--seed", "0", "--threads", "1", "--no-divergence-guard", "--json"]);
-        var (unguardedCode, stdout, unguardedErr) = unguarded.Wait();
+        var (unguardedCode, unguardedOut, unguardedErr) = unguarded.Wait();
         Assert.True(unguardedCode == 0, unguardedErr);
-        Assert.Contains("\"iterations\":40", stdout);
+        Assert.Contains("\"iterations\":40", unguardedOut);
+        Assert.Contains("\"stopped_early\":false,\"reason\":null", unguardedOut);
     }
 
     [Fact]

@@ -141,7 +141,8 @@ internal sealed class FitCommand(Io io) : CadenceCommand<FitSettings>(io)
         }
         double images = Math.Min((double)result.Iterations * s.BatchSize, (double)result.Epochs * loaded.Train.Count);
         string summary = Json.Serialize(new FitJson(result.Epochs, result.Iterations, result.TrainLoss, result.ValidLoss,
-            result.Metrics.TryGetValue("accuracy", out var acc) ? acc : double.NaN, Math.Round(seconds, 3), Math.Round(images / seconds, 1), learn.Device.ToString()));
+            result.Metrics.TryGetValue("accuracy", out var acc) ? acc : double.NaN, Math.Round(seconds, 3), Math.Round(images / seconds, 1), learn.Device.ToString(),
+            result.StopReason is not null, result.StopReason is { } reason ? ErrorHandler.OneLine(reason) : null));
         if (runDir is not null) WriteRun(runDir, s.Out!, run, loaded, schedule, result, summary);
         WriteCharts(s, policy, learn, schedule, run.ModelName, s.Json ? null : Io.Out);
         if (s.Json) Io.Out.WriteLine(summary);

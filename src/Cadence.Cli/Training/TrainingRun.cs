@@ -144,8 +144,12 @@ internal sealed record HistoryJson(string Model, string Schedule, IReadOnlyList<
         new(model, schedule.Reference, r.MetricNames, [.. r.Epochs.Select(e => EpochJson.Of(e, r.MetricNames))], [.. r.Steps.Select(StepJson.Of)]);
 }
 
-/// <summary>The one JSON line of <c>cadence fit --json</c>.</summary>
-internal sealed record FitJson(int Epochs, long Iterations, double TrainLoss, double ValidLoss, double Accuracy, double Seconds, double ImagesPerSecond, string Device);
+/// <summary>
+/// The one JSON line of <c>cadence fit --json</c>: <c>stopped_early</c> and <c>reason</c> (the guard's one line) as
+/// <c>lr-find --json</c> writes them, for a run a NaN or divergence stopped (exit 1).
+/// </summary>
+internal sealed record FitJson(int Epochs, long Iterations, double TrainLoss, double ValidLoss, double Accuracy, double Seconds, double ImagesPerSecond, string Device,
+    bool StoppedEarly, string? Reason);
 
 /// <summary>One run of <c>compare</c> or <c>sweep</c> in results.json.</summary>
 internal sealed record RunJson(long Seed, string Status, string? Reason, int Epochs, long Iterations, double TrainLoss, double ValidLoss,
