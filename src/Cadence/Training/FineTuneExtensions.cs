@@ -2,7 +2,7 @@ using Cadence.Schedules;
 
 namespace Cadence.Training;
 
-/// <summary>What <see cref="FineTuneExtensions.FineTune"/> did, phase by phase.</summary>
+/// <summary>What <see cref="FineTuneExtensions.FineTune(Learner, FineTunePlan, CancellationToken)"/> did, phase by phase.</summary>
 /// <param name="Plan">The two schedules.</param>
 /// <param name="Frozen">The frozen phase's fit, or null when it had no epochs.</param>
 /// <param name="Unfrozen">The unfrozen phase's fit, or null when the frozen phase was stopped early.</param>
@@ -25,7 +25,19 @@ public static class FineTuneExtensions
         double pctStart = 0.3, double div = 5, CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(learner);
-        var plan = Schedules.FineTune.Plan(learner.LayerGroups.Count, epochs, learner.Data.Train.BatchCount, baseLr, freezeEpochs, lrMult, pctStart, div);
+        return learner.FineTune(Schedules.FineTune.Plan(learner.LayerGroups.Count, epochs, learner.Data.Train.BatchCount, baseLr, freezeEpochs, lrMult, pctStart, div),
+            cancellationToken);
+    }
+
+    /// <summary>
+    /// Runs a plan of <see cref="Schedules.FineTune.Plan"/> (made for this learner's layer groups and batches per epoch,
+    /// e.g. with other <c>moms</c> or <c>div_final</c>): freeze, the frozen phase, unfreeze, the unfrozen phase.
+    /// </summary>
+    /// <exception cref="ArgumentException">The plan's schedules do not fit the learner's groups or batches per epoch.</exception>
+    public static FineTuneResult FineTune(this Learner learner, FineTunePlan plan, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(learner);
+        ArgumentNullException.ThrowIfNull(plan);
         FitResult? frozen = null;
         if (plan.Frozen is { } first)
         {
