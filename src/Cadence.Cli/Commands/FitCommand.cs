@@ -72,6 +72,12 @@ internal sealed class FitSettings : TrainingSettings, IPolicySettings
         if (CycleSaveName is not null && !(Policy.Policy == "fit" && Policy.Options.ContainsKey("cycle-len")) && FineTune is null)
             check.Fail("--cycle-save-name", "needs the fastai fit options with --cycle-len (there are no cycles without it)");
         if (FineTune is null) return;
+        if (check.Errors.Count == 0)
+        {
+            // The values' ranges, before any data is loaded (the model's groups and the batches come later: any will do here).
+            try { TrainingRun.PlanFineTune(Policy, (int)FineTune, groups: 2, batchesPerEpoch: 1, Model ?? "the model"); }
+            catch (ValidationException e) { foreach (var x in e.Errors) check.Fail(x.Parameter, x.Message); }
+        }
         if (Epochs is not null) check.Fail("--epochs", "give the epochs as --fine-tune EPOCHS (the unfrozen phase; --freeze-epochs the frozen one)");
         foreach (var (given, name) in new[] { (CheckpointEvery is not null, "--checkpoint-every"), (CycleSaveName is not null, "--cycle-save-name"), (BestSaveName is not null, "--best-save-name") })
             if (given) check.Fail(name, "not with --fine-tune: its two fits write no checkpoints (a fine-tune cannot be resumed)");

@@ -131,7 +131,7 @@ internal class TrainingSettings : OutputSettings, ICheckedSettings
         if (Valid is not null && !csv) check.Fail("--valid", "only applies to --data csv (an image folder's validation images are its valid/ folder)");
         if (Valid is not null && ValidPct is not null) check.Fail("--valid-pct", "give --valid FILE or --valid-pct, not both");
         if (ValidPct is not null && !csv && !folder) check.Fail("--valid-pct", $"only applies to --data csv or folder (--data {source.Kind} has its own test set)");
-        else if (ValidPct is not null && folder && !SeededSplit) check.Fail("--valid-pct", $"{source.Path} has a validation folder ({string.Join(" or ", ImageFolder.ValidFolderNames)}/): the split is the folders'");
+        else if (ValidPct is not null && folder && !SeededSplit) check.Fail("--valid-pct", $"{source.Path} has a validation folder ({string.Join(" or ", ImageFolder.ValidFolderNames.Select(n => n + "/"))}): the split is the folders'");
         foreach (var (given, name) in new[] { (Size is not null, "--size"), (Resize is not null, "--resize"), (Channels is not null, "--channels"), (SkipBad, "--skip-bad"), (NoCache, "--no-cache"), (CacheDir is not null, "--cache-dir") })
             if (given && !folder) check.Fail(name, $"only applies to --data folder DIR, not to --data {source.Kind}");
         if (Resize is not null && Size is null && folder) check.Fail("--resize", "needs --size N (without it the images keep their own size)");

@@ -74,6 +74,7 @@ internal sealed class TrainingRun : IDisposable
             {
                 augmenter = new BatchAugmenter(AugmentationOptions.Presets[preset], seed);
                 all.Add(new AugmentationCallback(augmenter));
+                log?.Say($"--aug {preset}: every training batch {Describe(augmenter.Options)} (seeded; validation batches are not augmented)");
             }
             var learn = new Learner(spec.Model, loaders, optimizer: t.Optimizer(), metrics: [new Accuracy(), new ErrorRate()],
                 layerGroups: spec.LayerGroups, callbacks: all);
@@ -85,6 +86,20 @@ internal sealed class TrainingRun : IDisposable
             if (ownsData) loaders.Dispose();
             throw;
         }
+    }
+
+    /// <summary>An augmentation in words: <c>flipped with p 0.5, rotated up to 10° and zoomed 1–1.1 with p 0.75 each</c>.</summary>
+    private static string Describe(AugmentationOptions o)
+    {
+        string F(double v) => NumberFormat.Human(v);
+        var parts = new List<string>();
+        if (o.FlipP > 0) parts.Add($"flipped left–right with p {F(o.FlipP)}");
+        var affine = new List<string>();
+        if (o.MaxRotate > 0) affine.Add($"rotated up to {F(o.MaxRotate)}°");
+        if (o.MaxZoom > 1 || o.MinZoom < 1) affine.Add($"zoomed {F(o.MinZoom)}–{F(o.MaxZoom)}");
+        if (affine.Count > 0) parts.Add($"{string.Join(" and ", affine)} with p {F(o.AffineP)} each");
+        if (o.CropPadding > 0) parts.Add($"randomly cropped after {o.CropPadding} pixels of reflect padding");
+        return string.Join(", ", parts);
     }
 
     /// <summary>The policy's schedule for this data and model: its length from --epochs or its own, one lr or one per layer group.</summary>
@@ -107,13 +122,15 @@ internal sealed class TrainingRun : IDisposable
         return resumeFrom is null ? Learner.Fit(schedule, epochs, ct) : Cadence.Checkpoints.Checkpoint.Resume(Learner, resumeFrom, schedule, epochs, ct);
     }
 
-    /// <summary>
-    /// fastai v2's <c>fine_tune</c> with <c>--fine-tune EPOCHS</c> and the options of <paramref name="policy"/> (the
-    /// fine-tune policy's: base-lr, freeze-epochs, lr-mult, pct-start, div, moms, div-final), for this model's layer
-    /// groups and this data's batches per epoch.
-    /// </summary>
+    /// <summary>fastai v2's <c>fine_tune</c> with <c>--fine-tune EPOCHS</c> and the fine-tune options, for this model's layer groups and this data's batches per epoch.</summary>
     /// <exception cref="ValidationException">An option out of range (named); a model with one layer group (--model).</exception>
-    public FineTunePlan FineTunePlan(PolicyChoice policy, int epochs)
+    public FineTunePlan FineTunePlan(PolicyChoice policy, int epochs) => PlanFineTune(policy, epochs, Learner.LayerGroups.Count, BatchesPerEpoch, ModelName);
+
+    /// <summary>
+    /// <see cref="Schedules.FineTune.Plan"/> from the options of the fine-tune policy (base-lr, freeze-epochs, lr-mult,
+    /// pct-start, div, moms, div-final; their text already checked), errors named as the command line names them.
+    /// </summary>
+    public static FineTunePlan PlanFineTune(PolicyChoice policy, int epochs, int groups, long batchesPerEpoch, string model)
     {
         var o = policy.Options;
         double D(string name, double fallback) => o.TryGetValue(name, out var v) ? double.Parse(v, CultureInfo.InvariantCulture) : fallback;
@@ -121,14 +138,14 @@ internal sealed class TrainingRun : IDisposable
         double[]? moms = o.TryGetValue("moms", out var m) ? [.. m.Split(',').Select(x => double.Parse(x, CultureInfo.InvariantCulture))] : null;
         try
         {
-            return Schedules.FineTune.Plan(Learner.LayerGroups.Count, epochs, BatchesPerEpoch, D("base-lr", 2e-3), I("freeze-epochs", 1), D("lr-mult", 100),
+            return Schedules.FineTune.Plan(groups, epochs, batchesPerEpoch, D("base-lr", 2e-3), I("freeze-epochs", 1), D("lr-mult", 100),
                 D("pct-start", 0.3), D("div", 5), moms, D("div-final", 1e5));
         }
         catch (ScheduleValidationException e)
         {
             throw new ValidationException([.. e.Errors.Select(x => x.Parameter switch
             {
-                "groups" => x with { Parameter = "--model", Message = $"{ModelName} has one layer group; fine-tuning freezes all but the last, so it needs two or more" },
+                "groups" => x with { Parameter = "--model", Message = $"{model} has one layer group; fine-tuning freezes all but the last, so it needs two or more" },
                 "epochs" => x with { Parameter = "--fine-tune" },
                 _ => x with { Parameter = OptionNames.Of(x.Parameter) },
             })]);
