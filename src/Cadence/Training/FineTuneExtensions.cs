@@ -18,7 +18,8 @@ public static class FineTuneExtensions
     /// <see cref="Learner.Unfreeze"/>, one-cycle for <paramref name="epochs"/> with <c>slice(base_lr/lr_mult, base_lr)</c>,
     /// <paramref name="pctStart"/> and <paramref name="div"/>. Frozen groups keep training their BatchNorm layers
     /// (<see cref="Learner.TrainBn"/>). A frozen phase stopped early (a callback, early stopping) ends the fine-tuning.
-    /// Unlike fastai, the optimizer's state (momentum buffers) is kept across the phases.
+    /// Each phase starts with a new optimizer state (<see cref="Learner.ResetOptimizer"/>), as fastai's <c>freeze</c> and
+    /// <c>unfreeze</c> clear it.
     /// </summary>
     /// <exception cref="ScheduleValidationException">An invalid parameter (all of them named), or fewer than 2 layer groups.</exception>
     public static FineTuneResult FineTune(this Learner learner, int epochs, double baseLr = 2e-3, int freezeEpochs = 1, double lrMult = 100,
@@ -42,10 +43,12 @@ public static class FineTuneExtensions
         if (plan.Frozen is { } first)
         {
             learner.Freeze();
+            learner.ResetOptimizer();
             frozen = learner.Fit(first, plan.FreezeEpochs, cancellationToken);
             if (frozen.StopReason is not null) return new FineTuneResult(plan, frozen, null);
         }
         learner.Unfreeze();
+        learner.ResetOptimizer();
         return new FineTuneResult(plan, frozen, learner.Fit(plan.Unfrozen, plan.Epochs, cancellationToken));
     }
 }
