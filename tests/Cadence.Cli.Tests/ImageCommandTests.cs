@@ -413,6 +413,25 @@ public sealed class ImageCommandTests : IDisposable
     }
 
     [Fact]
+    public void An_interrupted_augmented_run_resumes_to_the_uninterrupted_numbers()
+    {
+        string[] args = [.. FolderData(), "--aug", "--epochs", "2", "--schedule", "fit-one-cycle", "--lr-max", "0.02", "--json"];
+        var whole = Fit([.. args, "--out", Path.Combine(Dir, "whole")]);
+        Assert.True(whole.Code == 0, whole.Err);
+        // Ctrl+C in the second epoch (the plain progress line of its second batch), then --resume in a new run.
+        string run = Path.Combine(Dir, "cut");
+        using var cts = new CancellationTokenSource();
+        using var stderr = new ExperimentTestData.CancelOnLine(cts, "epoch 2/2  batch 2/6");
+        int cut = TestData.Run(["fit", .. args, "--out", run], new StringWriter(), stderr, cts.Token);
+        Assert.True(cut == 130, stderr.ToString());
+        var resumed = Fit("--resume", run, "--json");
+        Assert.True(resumed.Code == 0, resumed.Err);
+        var a = JsonDocument.Parse(whole.Out).RootElement;
+        var b = JsonDocument.Parse(resumed.Out).RootElement;
+        foreach (var key in new[] { "train_loss", "valid_loss", "accuracy" }) Assert.Equal(a.GetProperty(key).GetDouble(), b.GetProperty(key).GetDouble());
+    }
+
+    [Fact]
     public void Cifar10_trains_on_its_own_files_with_three_channels()
     {
         string dir = Path.Combine(Dir, "cifar");
