@@ -14,7 +14,10 @@ internal static class FitResume
     /// and --deterministic where it runs, so that a GPU run can be finished on the CPU; the saved ones apply when not given).
     /// </summary>
     private static readonly string[] MayChange = ["--threads", "--json", "--checkpoint-every", "--keep", "--tensorboard", "--report", "--plots", "--plot-format",
-        "--device", "--deterministic"];
+        "--no-cache", "--cache-dir", "--export", "--device", "--deterministic"];
+
+    /// <summary>Options whose value is a path: stored absolute, so a run resumes from any folder.</summary>
+    private static readonly string[] Paths = ["--out", "--valid", "--weights", "--cache-dir", "--export"];
 
     private sealed record Saved(string[] Args, int Threads);
 
@@ -25,7 +28,7 @@ internal static class FitResume
         for (int i = 1; i < args.Count; i++)   // args[0] is "fit"
         {
             saved.Add(args[i]);
-            if (args[i] is "--out" && i + 1 < args.Count) saved.Add(Path.GetFullPath(args[++i]));
+            if (Paths.Contains(args[i]) && i + 1 < args.Count) saved.Add(Path.GetFullPath(args[++i]));
             else if (args[i] == "--data" && i + 1 < args.Count && DataSource.Parse(args[i + 1]) is { Path: { } path } source)
             {
                 saved.Add(source.Kind);   // the two words of one release ago, which older checkpoints hold too

@@ -70,7 +70,7 @@ internal sealed class SweepCommand(Io io) : CadenceCommand<SweepSettings>(io)
             }
             else csv = ResultsCsv.Create(path);
         }
-        using var runner = new ExperimentRunner(x, stderr);
+        using var runner = new ExperimentRunner(x, stderr, "sweep");
         runner.Plan([.. cells.Select(c => c.Schedule)], seeds[0]);   // every cell is checked before the first run
         x.Announce(stderr, "sweep");
         var done = rows.Select(r => (r.Spec, r.Seed)).ToHashSet();

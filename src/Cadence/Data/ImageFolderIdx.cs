@@ -26,8 +26,8 @@ public static class IdxImages
     }
 
     /// <summary>
-    /// <see cref="Load"/>, and the normalization it applied (one channel: the training pixels' mean and standard deviation,
-    /// of pixels scaled to [0, 1]): what a <see cref="Models.ModelCard"/> records so that prediction prepares images the same way.
+    /// <see cref="Load"/>, and the normalization it applied as an <see cref="ImageNormalization"/> (one channel: the
+    /// training set's float32 mean and std), which prepares new images exactly as the training images were (a model card).
     /// </summary>
     /// <exception cref="DataFormatException">A file is missing, corrupt, or the files do not match each other.</exception>
     public static (InMemoryDataset Train, InMemoryDataset Valid, ImageNormalization Normalization) LoadNormalized(string directory)
