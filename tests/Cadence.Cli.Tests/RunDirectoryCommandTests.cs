@@ -42,7 +42,7 @@ public sealed class RunDirectoryCommandTests : IDisposable
         var again = TestData.Run("fit", ["--resume", run]);
         Assert.True(again.Code == 0, again.Err);
         Assert.Equal($"cadence fit: {run} is complete (2 epochs){Environment.NewLine}", again.Err);
-        Assert.StartsWith("epoch       train_loss  valid_loss  accuracy    time", again.Out, StringComparison.Ordinal);
+        Assert.StartsWith("epoch       train_loss  valid_loss  accuracy    error_rate  time", again.Out, StringComparison.Ordinal);
         Assert.Equal(first.Out, again.Out);
         Assert.All(files, f => Assert.Equal(f.Value, File.ReadAllBytes(f.Key)));   // nothing rewritten
     }
