@@ -9,8 +9,8 @@ if [ ! -e /usr/share/datasets/fashion-mnist/train-images-idx3-ubyte.gz ]; then
   echo "demo: Fashion-MNIST is missing: run 'make setup' as root (Debian package dataset-fashion-mnist)" >&2; exit 1
 fi
 out=${DEMO_OUT:-out/demo}
-echo "cadence fit --model cnn --lr 0.1 --cycle-len 3 --use-clr 32,5 --out $out"
-json=$($cli fit --model cnn --lr 0.1 --cycle-len 3 --use-clr 32,5 --out "$out" --json)
+echo "cadence fit --model cnn --lr 0.1 --cycle-len 3 --use-clr 32,5 --out $out --overwrite"
+json=$($cli fit --model cnn --lr 0.1 --cycle-len 3 --use-clr 32,5 --out "$out" --overwrite --json)   # the demo replaces its last run
 echo "$json"
 acc=$(grep -o '"accuracy":[0-9.eE+-]*' <<<"$json" | cut -d: -f2)
 if awk -v a="$acc" 'BEGIN { exit !(a >= 0.90) }'; then

@@ -42,10 +42,11 @@ internal sealed class OptionIOException(string option, string problem, Exception
 /// <para>The table, first match wins (a library exception added later is one line here):</para>
 /// <list type="table">
 /// <item><term><see cref="ValidationException"/> (every library's options, the command line's rules)</term><description>2, each error as <c>--option: problem</c></description></item>
-/// <item><term><see cref="UsageException"/>, Spectre's parse and binding errors</term><description>2</description></item>
+/// <item><term><see cref="UsageException"/>, Spectre's parse and binding errors, <see cref="Cadence.Checkpoints.RunExistsException"/></term><description>2</description></item>
 /// <item><term><see cref="OperationCanceledException"/></term><description>130, <c>cancelled</c></description></item>
 /// <item><term><see cref="OptionIOException"/></term><description>1, names the option</description></item>
 /// <item><term><see cref="DataFormatException"/></term><description>1, blamed on <c>--data</c></description></item>
+/// <item><term>A run in use, an unusable run directory, a GPU that cannot be had, no checkpoint that verifies</term><description>1</description></item>
 /// <item><term>I/O, native library, TorchSharp, invalid state</term><description>1</description></item>
 /// </list>
 /// </remarks>
@@ -60,6 +61,9 @@ internal static partial class ErrorHandler
         new(typeof(OptionIOException), null),
         new(typeof(DataFormatException), "--data"),
         new(typeof(Cadence.Checkpoints.CheckpointException), "--resume"),
+        new(typeof(Cadence.Checkpoints.RunInUseException), null),       // "RUN is in use by process PID (since …)"
+        new(typeof(Cadence.Checkpoints.RunDirectoryException), null),   // "--out RUN: cannot write there (…)": names its option
+        new(typeof(CudaUnavailableException), null),                    // what was tried and how to fix it, in one line
         new(typeof(DllNotFoundException), null, NativeHint),
         new(typeof(TypeInitializationException), null, NativeHint),
         new(typeof(IOException), null),
@@ -87,6 +91,9 @@ internal static partial class ErrorHandler
                 return ExitCodes.Usage;
             case CommandAppException spectre:
                 stderr.WriteLine($"{prefix} {SpectreMessage(spectre, args)}");
+                return ExitCodes.Usage;
+            case Cadence.Checkpoints.RunExistsException exists:   // an IOException, but the command line's mistake: it names the option and the way out
+                stderr.WriteLine($"{prefix} {OneLine(exists.Message)}");
                 return ExitCodes.Usage;
             case OperationCanceledException:
                 stderr.WriteLine($"{prefix} cancelled");

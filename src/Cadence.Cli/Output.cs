@@ -18,6 +18,20 @@ internal static class Outputs
 
     /// <summary>Creates folder <paramref name="path"/> (and its parents) for <paramref name="option"/>.</summary>
     public static void Folder(string option, string path) => Write(option, path, () => Directory.CreateDirectory(path));
+
+    /// <summary>
+    /// Creates folder <paramref name="path"/> and takes its writer lock (<see cref="Cadence.Checkpoints.RunLock"/>) for the
+    /// whole command: a second process writing the same results is refused (RunInUseException, exit 1).
+    /// </summary>
+    public static Cadence.Checkpoints.RunLock Lock(string option, string path)
+    {
+        Folder(option, path);
+        try { return Cadence.Checkpoints.RunLock.Acquire(path); }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException && e is not Cadence.Checkpoints.RunInUseException)
+        {
+            throw new OptionIOException(option, $"could not write {path}: {ErrorHandler.OneLine(e.Message)}", e);
+        }
+    }
 }
 
 /// <summary>Files the user keeps are written to a temporary file beside them and renamed into place.</summary>

@@ -19,17 +19,20 @@ public static class Program
     }
 
     /// <summary>Testable form of <see cref="Main"/>: output to <paramref name="stdout"/> and <paramref name="stderr"/>.</summary>
-    public static int Run(string[] args, TextWriter stdout, TextWriter stderr, CancellationToken ct)
+    public static int Run(string[] args, TextWriter stdout, TextWriter stderr, CancellationToken ct) => Run(args, new Io(stdout, stderr), ct);
+
+    /// <summary>Runs the command line with <paramref name="io"/> (a resumed run passes the run directory it holds open).</summary>
+    internal static int Run(string[] args, Io io, CancellationToken ct)
     {
         ArgumentNullException.ThrowIfNull(args);
         string[] prepared = DataSource.JoinPaths(args);
         if (args.Length == 0)
         {
-            Cli.App(["--help"], new Io(stdout, stderr)).Run(["--help"], ct);
+            Cli.App(["--help"], io).Run(["--help"], ct);
             return ExitCodes.Usage;
         }
-        if (args is ["--version"]) { stdout.WriteLine(typeof(Program).Assembly.GetName().Version); return ExitCodes.Ok; }
-        return Cli.App(prepared, new Io(stdout, stderr)).Run(prepared, ct);
+        if (args is ["--version"]) { io.Out.WriteLine(typeof(Program).Assembly.GetName().Version); return ExitCodes.Ok; }
+        return Cli.App(prepared, io).Run(prepared, ct);
     }
 }
 
@@ -38,6 +41,12 @@ internal sealed record Io(TextWriter Out, TextWriter Err)
 {
     /// <summary>Whether <see cref="Err"/> is this process's terminal (not a test's writer, not redirected): live progress only then.</summary>
     public bool ErrIsTerminal => ReferenceEquals(Err, Console.Error) && !Console.IsErrorRedirected;
+
+    /// <summary>
+    /// <c>fit --resume</c>: the run directory, opened (and locked) by <see cref="Commands.FitResume"/> before it read a
+    /// checkpoint, for the rerun of the saved command line; null otherwise.
+    /// </summary>
+    public Cadence.Checkpoints.RunDirectory? ResumedRun { get; init; }
 }
 
 /// <summary>The commands and their configuration: the parser, the help, the one error handler.</summary>

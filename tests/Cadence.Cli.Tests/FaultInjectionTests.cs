@@ -14,14 +14,13 @@ namespace Cadence.Cli.Tests;
 /// checkpoint, meets a read-only run directory; the run resumed afterwards must end bit for bit as the
 /// uninterrupted run. <c>make test</c> runs <see cref="DefaultTrials"/> kill trials; set
 /// <c>CADENCE_FAULT_TRIALS=N</c> (and <c>CADENCE_FAULT_SEED=S</c> to vary them) for a soak run.
-/// Tests marked <see cref="Wiring"/> assert CLI behaviour that exists once <c>cadence fit</c> uses
-/// <see cref="RunDirectory"/> and the divergence guard; the library side is covered in Cadence.Tests now.
+/// The <c>Wiring_</c> tests hold <c>cadence fit</c> to the run-directory promises (<see cref="RunDirectory"/>, the lock,
+/// the divergence guard) as a user meets them; the library side is covered in Cadence.Tests.
 /// </summary>
 public sealed class FaultInjectionTests(ITestOutputHelper log) : IDisposable
 {
     private const int DefaultTrials = 3;
     private const string TrialsVariable = "CADENCE_FAULT_TRIALS", SeedVariable = "CADENCE_FAULT_SEED";
-    private const string Wiring = "needs cadence fit wired to RunDirectory and DivergenceGuard (issue 18, the round after the CLI rewrite)";
 
     private readonly TempDirectory _tmp = new("cadence-faults");
 
@@ -279,9 +278,9 @@ public sealed class FaultInjectionTests(ITestOutputHelper log) : IDisposable
         AssertResumesToTheReference(run);
     }
 
-    // ---- CLI behaviour that needs the wiring round (the library side is tested in Cadence.Tests.Checkpoints) ----
+    // ---- The promises of RunDirectory and DivergenceGuard through cadence fit (the library side is tested in Cadence.Tests.Checkpoints) ----
 
-    [Fact(Skip = Wiring)]
+    [Fact]
     public void Wiring_an_existing_run_is_refused_with_exit_2_and_overwrite_replaces_it()
     {
         string run = Interrupted("existing", atLeast: 4);
@@ -298,7 +297,7 @@ public sealed class FaultInjectionTests(ITestOutputHelper log) : IDisposable
         Assert.Empty(Directory.GetDirectories(run, RunDirectory.ReplacedPrefix + "*"));
     }
 
-    [Fact(Skip = Wiring)]
+    [Fact]
     public void Wiring_a_second_writer_is_refused_with_exit_1_naming_the_first()
     {
         string run = Interrupted("busy", atLeast: 2);
@@ -313,7 +312,7 @@ public sealed class FaultInjectionTests(ITestOutputHelper log) : IDisposable
         Assert.Equal(Reference().Model, Outcome(run).Model);
     }
 
-    [Fact(Skip = Wiring)]
+    [Fact]
     public void Wiring_resume_passes_over_a_corrupt_newest_checkpoint_naming_it_and_ends_as_the_uninterrupted_run()
     {
         string run = Interrupted("corrupt", atLeast: 6);
@@ -330,7 +329,7 @@ public sealed class FaultInjectionTests(ITestOutputHelper log) : IDisposable
         Assert.Equal(bytes, File.ReadAllBytes(Path.Combine(newest + RunDirectory.CorruptSuffix, "model.dat")));
     }
 
-    [Fact(Skip = Wiring)]
+    [Fact]
     public void Wiring_resume_of_a_finished_run_prints_its_results_again_and_exits_0_without_training()
     {
         string run = Finished("finished");
@@ -345,29 +344,49 @@ public sealed class FaultInjectionTests(ITestOutputHelper log) : IDisposable
         Assert.Equal(model, File.ReadAllBytes(Path.Combine(run, "model.dat")));
     }
 
-    [Fact(Skip = Wiring)]
+    [Fact]
     public void Wiring_a_diverging_run_exits_1_naming_the_iteration_the_lr_and_lr_find()
     {
-        // Measured (docs/checkpoints.md): lr 3 on the noisy CSV ends at loss 6.7e3 with exit 0 before the guard; the guard stops it at iteration 16.
+        // lr 3 on a noisy CSV ends at a loss in the thousands with exit 0 without the guard (docs/checkpoints.md, csv-noisy64-lr3);
+        // on this generated CSV the smoothed loss passes 4× its best at step 5 and stays there, so the guard stops it at step 14.
         using var cli = CadenceFit.Start(["--data", "csv", Csv(), "--target", "label", "--model", "mlp", "--epochs", "10", "--lr", "3",
-            "--seed", "0", "--threads", "1", "--out", _tmp["diverged"]]);
-        var (code, _, err) = cli.Wait();
+            "--seed", "0", "--threads", "1", "--out", _tmp["diverged"], "--json"]);
+        var (code, stdout, err) = cli.Wait();
         Assert.Equal(1, code);
-        Assert.Matches(@"diverged at iteration 16 \(epoch 5\) with lr 3(, 3)*: the smoothed loss \S+ is above 4× its best \(\S+\) for 10 steps; try a lower learning rate \(cadence lr-find", err);
-        // The streak began at step 7 (epoch 2): the epoch-end checkpoint at 8 was not written; the one at 4 is the last good one.
+        const string Reason = @"diverged at iteration 14 \(epoch 4\) with lr 3(, 3)*: the smoothed loss \S+ is above 4× its best \(\S+\) for 10 steps; try a lower learning rate \(cadence lr-find shows where the loss starts to rise\)";
+        Assert.Matches("cadence fit: stopped early: " + Reason, err);
+        // The JSON line says so too, with the same reason, and how far the run got.
+        using (var json = JsonDocument.Parse(stdout.Trim()))
+        {
+            Assert.True(json.RootElement.GetProperty("stopped_early").GetBoolean());
+            Assert.Matches("^" + Reason + "$", json.RootElement.GetProperty("reason").GetString());
+            Assert.Equal(15, json.RootElement.GetProperty("iterations").GetInt64());   // steps 0 … 14 were trained
+        }
+        // The streak began at step 5 (epoch 2): the epoch-end checkpoint at 8 was not written; the one at 4 is the last good one.
         string lastGood = Checkpoint.Rolling(Checkpoints(_tmp["diverged"]))[^1];
         Assert.Equal("ckpt-i0000000004-e000000-end", Path.GetFileName(lastGood));
-        Assert.Contains(lastGood, err);
+        Assert.Contains($"cadence fit: the last good checkpoint is {lastGood}", err);
+        Assert.False(File.Exists(Path.Combine(_tmp["diverged"], "model.dat")));   // the diverged weights are not the run's model
+        // What the issue found: without the guard the same run trains to the end and exits 0.
+        using var unguarded = CadenceFit.Start(["--data", "csv", Csv(), "--target", "label", "--model", "mlp", "--epochs", "10", "--lr", "3",
+            "--seed", "0", "--threads", "1", "--no-divergence-guard", "--json"]);
+        var (unguardedCode, unguardedOut, unguardedErr) = unguarded.Wait();
+        Assert.True(unguardedCode == 0, unguardedErr);
+        Assert.Contains("\"iterations\":40", unguardedOut);
+        Assert.Contains("\"stopped_early\":false,\"reason\":null", unguardedOut);
     }
 
-    [Fact(Skip = Wiring)]
+    [Fact]
     public void Wiring_kill_9_during_an_overwrite_keeps_the_old_run_until_the_new_one_has_a_checkpoint()
     {
         string run = Finished("replaced");
         var old = CheckpointFiles(run);
-        using (var cli = CadenceFit.Start([.. Args(run), "--overwrite"], Slow))
+        // The new run's first checkpoint write pauses a second half-way: the kill lands before it is durable, however busy the machine.
+        using (var cli = CadenceFit.Start([.. Args(run), "--overwrite"], new() { [CheckpointStore.DelayVariable] = "1000" }))
         {
-            WaitFor(() => Directory.GetDirectories(run, RunDirectory.ReplacedPrefix + "*").Length > 0 || cli.HasExited, "the old run moved aside");
+            // Moved aside: the folder is made first, then the old run's entries are renamed into it one by one, model.json last.
+            WaitFor(() => Directory.GetDirectories(run, RunDirectory.ReplacedPrefix + "*").Any(d => File.Exists(Path.Combine(d, "model.json"))) || cli.HasExited,
+                "the old run moved aside");
             if (Directory.Exists(Checkpoints(run))) Assert.Empty(Checkpoint.Rolling(Checkpoints(run)));
             cli.Kill();
         }
@@ -376,49 +395,5 @@ public sealed class FaultInjectionTests(ITestOutputHelper log) : IDisposable
         using var again = CadenceFit.Start([.. Args(run), "--overwrite"]);
         Assert.Equal(0, again.Wait().Code);
         Assert.Empty(Directory.GetDirectories(run, RunDirectory.ReplacedPrefix + "*"));
-    }
-
-    /// <summary>A <c>cadence fit</c> child process (optionally started through a wrapper command such as bash with ulimit).</summary>
-    private sealed class CadenceFit : IDisposable
-    {
-        private readonly Process _process;
-        private readonly Task<string> _stdout, _stderr;
-
-        private CadenceFit(Process process) =>
-            (_process, _stdout, _stderr) = (process, process.StandardOutput.ReadToEndAsync(), process.StandardError.ReadToEndAsync());
-
-        public static string Host => Path.Combine(AppContext.BaseDirectory, OperatingSystem.IsWindows() ? "cadence.exe" : "cadence");
-
-        public static CadenceFit Start(IEnumerable<string> args, Dictionary<string, string>? environment = null, string[]? wrapper = null)
-        {
-            string[] command = [.. wrapper ?? [], Host, "fit", .. args];
-            var info = new ProcessStartInfo(command[0]) { RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };
-            foreach (var a in command[1..]) info.ArgumentList.Add(a);
-            foreach (var (k, v) in environment ?? []) info.Environment[k] = v;
-            return new CadenceFit(Process.Start(info)!);
-        }
-
-        public int Pid => _process.Id;
-
-        public bool HasExited => _process.HasExited;
-
-        public (int Code, string Out, string Err) Wait()
-        {
-            Assert.True(_process.WaitForExit(120_000), "cadence fit did not finish within 120 s");
-            return (_process.ExitCode, _stdout.Result, _stderr.Result);
-        }
-
-        /// <summary>SIGKILL, and waits until the process is gone (its lock released, its files as it left them).</summary>
-        public void Kill()
-        {
-            _process.Kill();
-            _process.WaitForExit();
-        }
-
-        public void Dispose()
-        {
-            if (!_process.HasExited) Kill();
-            _process.Dispose();
-        }
     }
 }

@@ -47,10 +47,11 @@ internal sealed class CompareCommand(Io io) : CadenceCommand<CompareSettings>(io
         var table = x.Json ? stderr : stdout;
         string setup = x.Setup();
         var schedules = x.Choices;
-        if (x.Out is not null) Outputs.Folder("--out", x.Out);
+        using var outLock = x.Out is null ? null : Outputs.Lock("--out", x.Out);
         using var runner = new ExperimentRunner(x, stderr, "compare");
         var seeds = x.Seeds;
         var plans = runner.Plan(schedules, seeds[0]);
+        x.Announce(stderr, "compare");
         var runs = new List<RunRecord>();
         int total = seeds.Count * schedules.Count, n = 0;
         bool cancelled = false;

@@ -2,13 +2,14 @@ using System.Diagnostics;
 using Cadence.Callbacks;
 using Cadence.Checkpoints;
 using Cadence.Cli.Training;
+using Cadence.Models;
 using Cadence.Plots;
 using Cadence.Training;
 using Spectre.Console;
 
 namespace Cadence.Cli.Commands;
 
-internal sealed class FitSettings : TrainingSettings, IPolicySettings
+internal sealed class FitSettings : FittingSettings, IPolicySettings
 {
     [CommandOption("--epochs <N>"), Whole(1, 100_000, "Epochs to train (default: the schedule's own length; with the fit options and no --cycle-len, epochs at a constant lr)")]
     public long? Epochs { get; set; }
@@ -22,8 +23,11 @@ internal sealed class FitSettings : TrainingSettings, IPolicySettings
     [CommandOption("--export <FILE>"), Output(OutputKind.File, "Also write the trained weights as a PyTorch state dict (torch.load(FILE) in Python; .safetensors by that extension)", ".pt", ".pth", ".safetensors")]
     public string? Export { get; set; }
 
-    [CommandOption("--out <DIR>"), Output(OutputKind.Folder, "Write history.json, metrics.csv, model.dat and checkpoints/ into DIR")]
+    [CommandOption("--out <DIR>"), Output(OutputKind.Folder, "Write the run into DIR: checkpoints/, metrics.csv, history.json, model.dat and model.json (for cadence predict); a DIR that holds a run is refused")]
     public string? Out { get; set; }
+
+    [CommandOption("--overwrite"), Description("Replace the run --out DIR holds: it is moved aside at once and deleted when the new run's first checkpoint is written")]
+    public bool Overwrite { get; set; }
 
     [CommandOption("--tensorboard <DIR>"), Output(OutputKind.Folder, "Write TensorBoard event files (loss, lr and momentum per group, metrics) into DIR")]
     public string? TensorBoard { get; set; }
@@ -43,12 +47,8 @@ internal sealed class FitSettings : TrainingSettings, IPolicySettings
     [CommandOption("--best-save-name <NAME>"), FileName("fastai best_save_name: snapshot NAME whenever the first metric improves (with --out)")]
     public string? BestSaveName { get; set; }
 
-    [CommandOption("--resume <DIR>"), Description("Continue the run in DIR (its newest checkpoint, or DIR itself if it is one) with its configuration; only --threads, --json, --checkpoint-every, --keep, --tensorboard, --report, --plots, --plot-format, --export, --no-cache and --cache-dir may be added")]
+    [CommandOption("--resume <DIR>"), Description("Continue the run in DIR (its newest checkpoint that verifies, or DIR itself if it is one) with its configuration, or show it again if it is complete; only --threads, --json, --checkpoint-every, --keep, --tensorboard, --report, --plots, --plot-format, --export, --no-cache, --cache-dir, --device and --deterministic may be added")]
     public string? Resume { get; set; }
-
-    /// <summary>Set by <c>--resume</c> when it reruns the saved command line: the checkpoint to continue.</summary>
-    [CommandOption("--resume-checkpoint <PATH>", IsHidden = true)]
-    public string? ResumeCheckpoint { get; set; }
 
     public PolicyChoice Policy { get; private set; } = null!;
 
@@ -64,7 +64,9 @@ internal sealed class FitSettings : TrainingSettings, IPolicySettings
     public override void Check(Check check)
     {
         base.Check(check);
+        if (Overwrite && Resume is not null) check.Fail("--overwrite", "replaces a run and --resume continues one: give one of them");
         if (Resume is not null) return;
+        if (Overwrite && Out is null) check.Fail("--overwrite", "needs --out DIR (the run to replace)");
         Policy.CheckText(check);
         ChartsNeedAFolder(check, "fit draws lr, loss and metrics charts");
         foreach (var (given, name) in new[] { (CheckpointEvery is not null, "--checkpoint-every"), (CycleSaveName is not null, "--cycle-save-name"), (BestSaveName is not null, "--best-save-name") })
@@ -93,31 +95,21 @@ internal sealed class FitCommand(Io io) : CadenceCommand<FitSettings>(io)
     protected override int Run(CommandContext context, FitSettings s, CancellationToken ct)
     {
         if (s.Resume is not null) return FitResume.Rerun(s.Resume, context.Arguments, Io, ct);
-        string? configuration = null;
-        if (s.ResumeCheckpoint is not null)
-        {
-            var info = Checkpoint.ReadInfo(s.ResumeCheckpoint);
-            configuration = info.Configuration;
-            var p = info.Position;
-            Io.Err.WriteLine(string.Create(CultureInfo.InvariantCulture,
-                $"cadence fit: resuming {s.ResumeCheckpoint} at iteration {p.Iteration} (epoch {p.Epoch + 1}, {(p.EpochEnded ? "ended" : $"{p.BatchesDone} batches done")})"));
-        }
-        configuration ??= FitResume.Configuration(context.Arguments, s.ThreadCount);
-        return Train(s, configuration, ct);
+        // The rerun of a saved command line: FitResume holds the run open (and locked) and says where it resumes.
+        if (Io.ResumedRun is { } resumed) return Train(s, resumed, resumed.ResumeFrom!.Checkpoint.Configuration!, ct);
+        // --out is opened (locked, refused when it holds a run, the old run moved aside with --overwrite) before any data is loaded.
+        using var run = s.Out is null ? null : RunDirectory.Open(s.Out, s.Overwrite ? RunMode.Overwrite : RunMode.New, "--out");
+        return Train(s, run, FitResume.Configuration(context.Arguments, s.ThreadCount), ct);
     }
 
-    private int Train(FitSettings s, string configuration, CancellationToken ct)
+    private int Train(FitSettings s, RunDirectory? runDir, string configuration, CancellationToken ct)
     {
         var table = s.Json ? Io.Err : Io.Out;
         var log = DataLog.For(Io, "fit", s.Json);
         var loaded = s.Load(s.SeedValue, log);
-        var callbacks = new List<Callback> { new NanGuard() };
+        var callbacks = s.Guards();
         string? metricsCsv = s.Out is null ? null : Path.Combine(s.Out, "metrics.csv");
-        if (s.Out is not null)
-        {
-            Outputs.Folder("--out", s.Out);
-            if (s.FineTune is null) callbacks.Add(new CsvLogger(metricsCsv!));   // a fine-tune's two fits: FineTuneRun writes it
-        }
+        if (s.Out is not null && s.FineTune is null) callbacks.Add(new CsvLogger(metricsCsv!));   // a fine-tune's two fits: FineTuneRun writes it
         if (s.TensorBoard is not null) callbacks.Add(new TensorBoardLogger(s.TensorBoard));
         using var run = TrainingRun.Create(s, loaded, s.SeedValue, callbacks, ownsData: true, log);
         var learn = run.Learner;
@@ -125,14 +117,15 @@ internal sealed class FitCommand(Io io) : CadenceCommand<FitSettings>(io)
         var plan = s.FineTune is { } fineTune ? run.FineTunePlan(policy, (int)fineTune) : null;
         var (schedule, epochs) = plan is not null ? (plan.AsSchedule(), plan.FreezeEpochs + plan.Epochs)
             : run.Plan(policy, (int?)s.Epochs, policy.Policy == "fit" ? "--lr" : "--schedule");
+        s.Announce(Io.Err, "fit");
         CheckpointCallback? checkpoints = null;
         FineTuneRun? phases = null;
-        if (s.Out is not null && plan is null)
+        if (runDir is not null && plan is null)
         {
             bool fit = policy.Policy == "fit";
-            learn.Add(checkpoints = new CheckpointCallback(new CheckpointOptions
+            // The run directory's options finish an overwrite (delete the old run) once the first checkpoint is durable.
+            learn.Add(checkpoints = new CheckpointCallback(runDir.CheckpointOptions with
             {
-                Directory = Path.Combine(s.Out, Checkpoint.DirectoryName),
                 EveryIterations = s.CheckpointEvery ?? 0,
                 Keep = (int)s.Keep,
                 CycleSaveName = s.CycleSaveName,
@@ -145,7 +138,7 @@ internal sealed class FitCommand(Io io) : CadenceCommand<FitSettings>(io)
         }
         var metrics = learn.Metrics.Select(m => m.Name).ToArray();
         var clock = Stopwatch.StartNew();
-        FitResult Fit(IProgress<FitProgress> progress) => plan is null ? run.Fit(schedule, epochs, progress, ct, s.ResumeCheckpoint)
+        FitResult Fit(IProgress<FitProgress> progress) => plan is null ? run.Fit(schedule, epochs, progress, ct, runDir?.ResumeFrom?.Checkpoint.Path)
             : run.FineTune(plan, phases = new FineTuneRun(plan, progress, metricsCsv), ct);
         // The live bar only when a person watches: stderr is this process's terminal and stdout is not piped away.
         bool live = Io.ErrIsTerminal && (s.Json || !Console.IsOutputRedirected);
@@ -170,29 +163,37 @@ internal sealed class FitCommand(Io io) : CadenceCommand<FitSettings>(io)
                 Io.Err.WriteLine(checkpoints.LastRolling is { } good ? $"cadence fit: the last good checkpoint is {good}" : "cadence fit: no checkpoint was written before the stop");
         }
         var history = phases?.History(learn) ?? TrainingHistory.From(learn.Recorder);
-        if (s.Out is not null)
-        {
-            Outputs.Write("--out", s.Out, () =>
-            {
-                AtomicFile.Write(Path.Combine(s.Out, "history.json"), Json.Bytes(HistoryJson.Of(history, schedule, run.ModelName)));
-                loaded.CardFor(run.ModelName).Save(s.Out, learn.Model);   // model.dat and model.json: what cadence predict reads
-            });
-        }
+        double images = Math.Min((double)result.Iterations * s.BatchSize, (double)result.Epochs * loaded.Train.Count);
+        double Metric(string name) => result.Metrics.TryGetValue(name, out var v) ? v : double.NaN;
+        string summary = Json.Serialize(new FitJson(result.Epochs, result.Iterations, result.TrainLoss, result.ValidLoss,
+            Metric("accuracy"), Metric("error_rate"), Math.Round(seconds, 3), Math.Round(images / seconds, 1), learn.Device.ToString(),
+            result.StopReason is not null, result.StopReason is { } reason ? ErrorHandler.OneLine(reason) : null));
         if (s.Export is { } export)
         {
             Outputs.Folder("--export", Path.GetDirectoryName(Path.GetFullPath(export))!);
             Outputs.Write("--export", export, () => Cadence.Models.PyTorchWeights.Export(learn.Model, export));
         }
+        if (runDir is not null) WriteRun(runDir, s.Out!, run, loaded, schedule, history, result, summary);
         WriteCharts(s, policy, learn, schedule, history, loaded, run.ModelName, s.Json ? null : Io.Out, ct);
-        if (s.Json)
-        {
-            double images = Math.Min((double)result.Iterations * s.BatchSize, (double)result.Epochs * loaded.Train.Count);
-            double Metric(string name) => result.Metrics.TryGetValue(name, out var v) ? v : double.NaN;
-            Io.Out.WriteLine(Json.Serialize(new FitJson(result.Epochs, result.Iterations, result.TrainLoss, result.ValidLoss,
-                Metric("accuracy"), Metric("error_rate"), Math.Round(seconds, 3), Math.Round(images / seconds, 1))));
-        }
+        if (s.Json) Io.Out.WriteLine(summary);
         return result.StopReason is null ? ExitCodes.Ok : ExitCodes.Failure;
     }
+
+    /// <summary>
+    /// The run's outputs, each written durably (temporary file, rename): history.json always; for a run that ended
+    /// normally also the model (model.dat and model.json, which <c>cadence predict</c> reads) and, last, the completion
+    /// record, after which <c>--resume</c> shows the run instead of training it. A stopped run keeps its checkpoints.
+    /// </summary>
+    private static void WriteRun(RunDirectory runDir, string dir, TrainingRun run, LoadedData loaded, Schedule schedule, TrainingHistory history,
+        FitResult result, string summary) =>
+        Outputs.Write("--out", dir, () =>
+        {
+            CheckpointStore.WriteFileDurably(Path.Combine(dir, "history.json"), Json.Bytes(HistoryJson.Of(history, schedule, run.ModelName)));
+            if (result.StopReason is not null) return;
+            loaded.CardFor(run.ModelName).Save(dir, run.Learner.Model);   // model.dat and model.json: what cadence predict reads
+            // A fine-tune's history is its two fits' (the learner's recorder holds the last one's).
+            runDir.Complete(RunCompletion.Of(run.Learner, result, summary) with { MetricNames = history.MetricNames, Epochs = history.Epochs, Steps = history.Steps });
+        });
 
     /// <summary>The terminal lr chart, <c>--plots DIR</c> and <c>--report FILE.html</c> (with what the model got wrong).</summary>
     private void WriteCharts(FitSettings s, PolicyChoice policy, Learner learn, Schedule schedule, TrainingHistory history, LoadedData loaded,

@@ -9,9 +9,12 @@ namespace Cadence.Cli.Commands;
 /// </summary>
 internal static class FitResume
 {
-    /// <summary>Options a resumed run may add or change: they do not change what is computed (--threads only its rounding).</summary>
+    /// <summary>
+    /// Options a resumed run may add or change: they do not change what is computed (--threads only its rounding; --device
+    /// and --deterministic where it runs, so that a GPU run can be finished on the CPU; the saved ones apply when not given).
+    /// </summary>
     private static readonly string[] MayChange = ["--threads", "--json", "--checkpoint-every", "--keep", "--tensorboard", "--report", "--plots", "--plot-format",
-        "--no-cache", "--cache-dir", "--export"];
+        "--no-cache", "--cache-dir", "--export", "--device", "--deterministic"];
 
     /// <summary>Options whose value is a path: stored absolute, so a run resumes from any folder.</summary>
     private static readonly string[] Paths = ["--out", "--valid", "--weights", "--cache-dir", "--export"];
@@ -36,17 +39,43 @@ internal static class FitResume
         return JsonSerializer.Serialize(new Saved([.. saved], threads), new JsonSerializerOptions { PropertyNamingPolicy = JsonNamingPolicy.CamelCase });
     }
 
-    /// <summary>Checks <paramref name="args"/> against the checkpoint in <paramref name="resume"/> and reruns its command line from it.</summary>
+    /// <summary>
+    /// Opens the run in <paramref name="resume"/> (taking its lock before any checkpoint is read), shows it again when it
+    /// is complete, else checks <paramref name="args"/> against its newest checkpoint that verifies (reporting newer ones
+    /// that do not) and reruns the saved command line from that checkpoint, holding the run open throughout.
+    /// </summary>
     public static int Rerun(string resume, IReadOnlyList<string> args, Io io, CancellationToken ct)
     {
-        string path = Checkpoint.Locate(resume);
-        var info = Checkpoint.ReadInfo(path);
-        if (info.Configuration is null) throw new UsageException("--resume", $"{path} has no cadence fit configuration (it was written by a program, not by cadence fit)");
-        var saved = JsonSerializer.Deserialize<Saved>(info.Configuration, new JsonSerializerOptions { PropertyNamingPolicy = JsonNamingPolicy.CamelCase })!;
-        string parent = Path.GetDirectoryName(Path.GetFullPath(path))!;
-        string runDir = Path.GetFileName(parent) == Checkpoint.DirectoryName ? Path.GetDirectoryName(parent)! : parent;
+        using var run = RunDirectory.Open(resume, RunMode.Resume, "--resume");
+        if (run.Completed is { } done)
+        {
+            // Options are still checked against the run's configuration, when a checkpoint of it verifies.
+            CheckpointInfo? last = null;
+            try { last = RunDirectory.FindNewestGood(run.FullPath).Checkpoint; }
+            catch (CheckpointException) { }
+            if (last?.Configuration is { } configuration) Conflicts(Read(configuration), args, run.FullPath);
+            return ShowCompleted(run, done, args.Contains("--json"), io);
+        }
+        var from = run.ResumeFrom!;
+        foreach (var skipped in from.Skipped) io.Err.WriteLine($"cadence fit: {skipped.Message}");
+        var info = from.Checkpoint;
+        if (info.Configuration is null) throw new UsageException("--resume", $"{info.Path} has no cadence fit configuration (it was written by a program, not by cadence fit)");
+        var saved = Read(info.Configuration);
+        var extra = Conflicts(saved, args, run.FullPath);
+        var p = info.Position;
+        io.Err.WriteLine(string.Create(CultureInfo.InvariantCulture,
+            $"cadence fit: resuming {info.Path} at iteration {p.Iteration} (epoch {p.Epoch + 1}, {(p.EpochEnded ? "ended" : $"{p.BatchesDone} batches done")})"));
+        return Program.Run(["fit", .. saved.Args, .. extra, "--out", run.FullPath], io with { ResumedRun = run }, ct);
+    }
+
+    private static Saved Read(string configuration) =>
+        JsonSerializer.Deserialize<Saved>(configuration, new JsonSerializerOptions { PropertyNamingPolicy = JsonNamingPolicy.CamelCase })!;
+
+    /// <summary>The options to add to the saved command line (those that may change); a usage error naming every option that would change the run.</summary>
+    private static List<string> Conflicts(Saved saved, IReadOnlyList<string> args, string runDir)
+    {
         var savedGroups = Groups(DataSource.JoinPaths(saved.Args));
-        var extra = new List<string> { "--threads", saved.Threads.ToString(System.Globalization.CultureInfo.InvariantCulture) };
+        var extra = new List<string> { "--threads", saved.Threads.ToString(CultureInfo.InvariantCulture) };
         var conflicts = new List<string>();
         foreach (var g in Groups(args.Skip(1)).Where(g => g[0] != "--resume"))
         {
@@ -61,7 +90,29 @@ internal static class FitResume
         }
         if (conflicts.Count > 0)
             throw new UsageException("--resume", $"{string.Join("; ", conflicts)}; a resumed run keeps the configuration it started with (drop the option, or start a new run)");
-        return Program.Run(["fit", .. saved.Args, .. extra, "--out", runDir, "--resume-checkpoint", path], io.Out, io.Err, ct);
+        return extra;
+    }
+
+    /// <summary>
+    /// A finished run: "RUN is complete (N epochs)", then what the run printed at its end — its epoch table and the chart
+    /// of the lr it used, or with --json its JSON line; nothing is trained or written.
+    /// </summary>
+    private static int ShowCompleted(RunDirectory run, RunCompletion done, bool json, Io io)
+    {
+        io.Err.WriteLine($"cadence fit: {run.CompletedMessage}");
+        var table = json ? io.Err : io.Out;
+        table.WriteLine(EpochTable.Header(done.MetricNames));
+        foreach (var e in done.Epochs) table.WriteLine(EpochTable.Row(e));
+        if (json)
+        {
+            if (done.Summary is { } summary) io.Out.WriteLine(summary);
+        }
+        else if (done.Steps.Count > 0)
+        {
+            io.Out.WriteLine();
+            io.Out.Write(TerminalChart.Render(done.Steps.Select(x => x.Lr[^1]).ToArray(), "lr", TerminalChart.UnicodeAllowed(io.Out)));
+        }
+        return ExitCodes.Ok;
     }
 
     /// <summary>The arguments as groups: an option and the values after it.</summary>

@@ -66,6 +66,7 @@ internal sealed class LrFindCommand(Io io) : CadenceCommand<LrFindSettings>(io)
         using var run = TrainingRun.Create(s, s.Load(s.SeedValue, log), s.SeedValue, null, ownsData: true, log);
         var options = s.Find;
         ValidationException.ThrowIfAny([.. options.Errors(run.Learner.LayerGroups.Count).Select(e => e with { Parameter = OptionNames.Of(e.Parameter) })]);
+        s.Announce(Io.Err, "lr-find");
         var live = new LiveLine(Io.Err, Io.ErrIsTerminal);
         var result = run.Learner.LrFind(options, live, ct);
         live.Done();

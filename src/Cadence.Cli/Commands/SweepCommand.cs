@@ -59,9 +59,9 @@ internal sealed class SweepCommand(Io io) : CadenceCommand<SweepSettings>(io)
         var cells = o.Grid.Cells();
         ResultsCsv? csv = null;
         var rows = new List<RunRecord>();
+        using var outLock = x.Out is null ? null : Outputs.Lock("--out", x.Out);   // before sweep.csv is read: one sweep writes it
         if (x.Out is not null)
         {
-            Outputs.Folder("--out", x.Out);
             string path = Path.Combine(x.Out, "sweep.csv");
             if (o.Resuming)
             {
@@ -72,6 +72,7 @@ internal sealed class SweepCommand(Io io) : CadenceCommand<SweepSettings>(io)
         }
         using var runner = new ExperimentRunner(x, stderr, "sweep");
         runner.Plan([.. cells.Select(c => c.Schedule)], seeds[0]);   // every cell is checked before the first run
+        x.Announce(stderr, "sweep");
         var done = rows.Select(r => (r.Spec, r.Seed)).ToHashSet();
         var todo = seeds.SelectMany(seed => cells.Select(cell => (Cell: cell, Seed: seed))).Where(t => !done.Contains((t.Cell.Schedule.Text, t.Seed))).ToList();
         using var deadline = CancellationTokenSource.CreateLinkedTokenSource(ct);

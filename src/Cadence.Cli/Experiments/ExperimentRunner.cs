@@ -61,8 +61,9 @@ internal sealed class ExperimentRunner(ExperimentSettings options, TextWriter lo
     private static string Source(PolicyChoice spec) => spec.Label == spec.Text ? $"schedule '{spec.Text}'" : $"schedule '{spec.Label}' ({spec.Text})";
 
     /// <summary>
-    /// Trains one schedule with one seed. Divergence (NaN loss) and training errors are recorded in the result, not
-    /// thrown: an experiment goes on with its next run.
+    /// Trains one schedule with one seed, with the guards of <c>cadence fit</c> (a NaN loss, and a divergence unless
+    /// <c>--no-divergence-guard</c>), so it stops where that fit would. Divergence and training errors are recorded in
+    /// the result, not thrown: an experiment goes on with its next run.
     /// </summary>
     /// <exception cref="OperationCanceledException"><paramref name="ct"/> was cancelled; the run is not recorded.</exception>
     public RunRecord Run(string setup, PolicyChoice spec, long seed, double? targetAccuracy, string progressPrefix, CancellationToken ct)
@@ -70,7 +71,7 @@ internal sealed class ExperimentRunner(ExperimentSettings options, TextWriter lo
         var clock = System.Diagnostics.Stopwatch.StartNew();
         try
         {
-            using var run = TrainingRun.Create(options, Data(seed), seed, [new NanGuard()], ownsData: false, _dataLog);
+            using var run = TrainingRun.Create(options, Data(seed), seed, options.Guards(), ownsData: false, _dataLog);
             var (schedule, epochs) = run.Plan(spec, (int?)options.Epochs, Source(spec));
             var result = run.Fit(schedule, epochs, new EpochLines(log, progressPrefix, run.Learner.Recorder), ct);
             return Record(setup, spec, seed, run.Learner.Recorder, result, run.BatchesPerEpoch, targetAccuracy);

@@ -2,7 +2,7 @@
 namespace Cadence.Cli.Experiments;
 
 /// <summary>The options <c>compare</c> and <c>sweep</c> share: the training options, the length, the seeds and the results folder.</summary>
-internal class ExperimentSettings : TrainingSettings
+internal class ExperimentSettings : FittingSettings
 {
     [CommandOption("--epochs <N>"), Whole(1, 100_000, "Epochs of every run (default: each schedule's own length)")]
     public long? Epochs { get; set; }

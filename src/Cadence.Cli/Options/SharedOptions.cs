@@ -1,3 +1,4 @@
+using Cadence.Callbacks;
 using Cadence.Data;
 using Cadence.Cli.Training;
 using Cadence.Models;
@@ -104,6 +105,33 @@ internal class TrainingSettings : OutputSettings, ICheckedSettings
     [CommandOption("--threads <N>"), Whole(1, 1024, "Torch threads (default: the number of cores)")]
     public long? Threads { get; set; }
 
+    [CommandOption("--device <DEVICE>"), Device("Where to train: auto (a GPU when a CUDA libtorch is found and a GPU is visible, else the CPU), cpu, cuda or cuda:N"), DefaultValue("auto")]
+    public string Device { get; set; } = "auto";
+
+    [CommandOption("--deterministic"), Description("Deterministic kernels only (cuDNN's and CUDA's): GPU runs repeat bit for bit, somewhat slower; on the CPU every kernel already is")]
+    public bool Deterministic { get; set; }
+
+    private DeviceSelection? _selection;
+
+    /// <summary>
+    /// The device and the libtorch behind it, chosen once per command, before the first TorchSharp call: that choice
+    /// decides which libtorch (CPU or CUDA) the process loads.
+    /// </summary>
+    /// <exception cref="CudaUnavailableException">cuda was asked for and cannot be had (the message says why and what to do).</exception>
+    public DeviceSelection Selection => _selection ??= TorchRuntime.SelectDevice(ComputeDevice.Parse(Device));
+
+    /// <summary>
+    /// Says on <paramref name="log"/> which device and libtorch run (<see cref="Selection"/>, chosen when the data was
+    /// loaded): the run's header, written once the command line and the data have passed every check, so that an error
+    /// before training stays one line.
+    /// </summary>
+    public DeviceSelection Announce(TextWriter log, string command)
+    {
+        var selection = Selection;
+        log.WriteLine($"cadence {command}: device {selection.Describe()}");
+        return selection;
+    }
+
     /// <summary>The data source as typed (<c>csv</c> and its file, …).</summary>
     public DataSource Source => DataSource.Parse(Data);
 
@@ -146,7 +174,8 @@ internal class TrainingSettings : OutputSettings, ICheckedSettings
     /// </summary>
     public LoadedData Load(long seed, DataLog log, bool subset = true)
     {
-        TorchRuntime.Configure(threads: ThreadCount);   // before the first tensor: the native environment and threads
+        // Before the first tensor: the device (it decides which libtorch loads), the native environment and threads.
+        TorchRuntime.Configure(threads: ThreadCount, device: Selection.Device);
         var source = Source;
         LoadedData data;
         switch (source.Kind)
@@ -187,7 +216,7 @@ internal class TrainingSettings : OutputSettings, ICheckedSettings
     /// What every run shares apart from its schedule and seed, as names and values: the configuration table of a
     /// report, and (joined) the setup a results file records so that a resumed sweep refuses to mix setups.
     /// </summary>
-    public List<KeyValuePair<string, string>> Settings(int? epochs)
+    public virtual List<KeyValuePair<string, string>> Settings(int? epochs)
     {
         var source = Source;
         string Full(string path) => System.IO.Path.GetFullPath(path);
@@ -209,6 +238,27 @@ internal class TrainingSettings : OutputSettings, ICheckedSettings
         parts.Add(new("opt", Opt));
         parts.Add(new("wd", Wd is { } wd ? NumberFormat.Exact(wd) : "default"));
         parts.Add(new("epochs", epochs is { } e ? e.ToString(CultureInfo.InvariantCulture) : "auto"));
+        return parts;
+    }
+}
+
+/// <summary>
+/// The options of the commands that train runs to their end (<c>fit</c>, <c>compare</c>, <c>sweep</c>; not
+/// <c>lr-find</c>, whose sweep is meant to diverge): the guards that stop a bad run.
+/// </summary>
+internal class FittingSettings : TrainingSettings
+{
+    [CommandOption("--no-divergence-guard"), Description("Keep training when the smoothed loss stays above 4× its best for 10 steps (see docs/checkpoints.md); a NaN loss still stops the run")]
+    public bool NoDivergenceGuard { get; set; }
+
+    /// <summary>The callbacks that stop a bad run: the NaN guard, and the divergence guard unless turned off.</summary>
+    public List<Callback> Guards() => NoDivergenceGuard ? [new NanGuard()] : [new NanGuard(), new DivergenceGuard()];
+
+    /// <summary>The shared settings, and the guard when it is off (it changes where a diverging run stops).</summary>
+    public override List<KeyValuePair<string, string>> Settings(int? epochs)
+    {
+        var parts = base.Settings(epochs);
+        if (NoDivergenceGuard) parts.Add(new("divergence-guard", "off"));
         return parts;
     }
 }
@@ -290,6 +340,15 @@ internal sealed class DataSourceAttribute(string description) : RuleAttribute(de
     public override string? Allowed => null;
 
     public override string? Problem(object value) => DataSource.Problem((string)value);
+}
+
+/// <summary>The rule of <c>--device</c>: what <see cref="ComputeDevice.Parse"/> reads.</summary>
+internal sealed class DeviceAttribute(string description) : RuleAttribute(description)
+{
+    public override string Allowed => "auto|cpu|cuda|cuda:N";
+
+    public override string? Problem(object value) =>
+        ComputeDevice.TryParse((string)value, out _) ? null : $"expected {ComputeDevice.AllowedForms}, got '{value}'";
 }
 
 /// <summary>The rule of <c>--model</c>: a name of the model zoo.</summary>

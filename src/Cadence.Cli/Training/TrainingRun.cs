@@ -16,6 +16,9 @@ internal sealed class TrainingRun : IDisposable
     private readonly bool _ownsData;
     private readonly BatchAugmenter? _augmenter;
 
+    /// <summary>libtorch's deterministic mode as this process last set it (it is process-wide; tests run many commands in one process).</summary>
+    private static bool _deterministic;
+
     private TrainingRun(Learner learner, DataLoaders data, string modelName, bool ownsData, BatchAugmenter? augmenter)
     {
         (Learner, Data, ModelName, _ownsData, _augmenter) = (learner, data, modelName, ownsData, augmenter);
@@ -43,13 +46,16 @@ internal sealed class TrainingRun : IDisposable
     };
 
     /// <summary>
-    /// Seeds torch, builds loaders, the model (with <c>--weights</c>) and the learner (metrics accuracy and error_rate;
-    /// <c>--aug</c>'s augmentation, seeded). With <paramref name="ownsData"/> the datasets are disposed with the run;
+    /// Seeds torch, sets its deterministic mode (<c>--deterministic</c>), builds loaders, the model (with <c>--weights</c>)
+    /// and the learner (metrics accuracy and error_rate; <c>--aug</c>'s augmentation, seeded) on the chosen device
+    /// (<see cref="TrainingSettings.Selection"/>). With <paramref name="ownsData"/> the datasets are disposed with the run;
     /// otherwise they outlive it (an experiment loads its data once for every run).
     /// </summary>
     public static TrainingRun Create(TrainingSettings t, LoadedData data, long seed, IEnumerable<Callback>? callbacks, bool ownsData, DataLog? log = null)
     {
-        TorchRuntime.Configure(seed: seed, threads: t.ThreadCount);
+        var device = t.Selection.Device;
+        TorchRuntime.Configure(seed: seed, threads: t.ThreadCount, device: device);
+        if (t.Deterministic != _deterministic) TorchRuntime.Deterministic = _deterministic = t.Deterministic;
         var loaders = DataLoaders.From(data.Train, data.Valid, (int)t.BatchSize, seed, classNames: data.ClassNames);
         BatchAugmenter? augmenter = null;
         try
@@ -77,7 +83,7 @@ internal sealed class TrainingRun : IDisposable
                 log?.Say($"--aug {preset}: every training batch {Describe(augmenter.Options)} (seeded; validation batches are not augmented)");
             }
             var learn = new Learner(spec.Model, loaders, optimizer: t.Optimizer(), metrics: [new Accuracy(), new ErrorRate()],
-                layerGroups: spec.LayerGroups, callbacks: all);
+                layerGroups: spec.LayerGroups, callbacks: all, device: device);
             return new TrainingRun(learn, loaders, modelName, ownsData, augmenter);
         }
         catch
@@ -229,8 +235,12 @@ internal sealed record HistoryJson(string Model, string Schedule, IReadOnlyList<
         new(model, schedule.Reference, h.MetricNames, [.. h.Epochs.Select(e => EpochJson.Of(e, h.MetricNames))], [.. h.Steps.Select(StepJson.Of)]);
 }
 
-/// <summary>The one JSON line of <c>cadence fit --json</c>.</summary>
-internal sealed record FitJson(int Epochs, long Iterations, double TrainLoss, double ValidLoss, double Accuracy, double ErrorRate, double Seconds, double ImagesPerSecond);
+/// <summary>
+/// The one JSON line of <c>cadence fit --json</c>: <c>stopped_early</c> and <c>reason</c> (the guard's one line) as
+/// <c>lr-find --json</c> writes them, for a run a NaN or divergence stopped (exit 1).
+/// </summary>
+internal sealed record FitJson(int Epochs, long Iterations, double TrainLoss, double ValidLoss, double Accuracy, double ErrorRate, double Seconds, double ImagesPerSecond,
+    string Device, bool StoppedEarly, string? Reason);
 
 /// <summary>One run of <c>compare</c> or <c>sweep</c> in results.json.</summary>
 internal sealed record RunJson(long Seed, string Status, string? Reason, int Epochs, long Iterations, double TrainLoss, double ValidLoss,

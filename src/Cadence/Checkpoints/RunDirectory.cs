@@ -91,7 +91,7 @@ public sealed class RunDirectory : IDisposable
     public const string CorruptSuffix = ".corrupt";
 
     /// <summary>What <c>cadence fit --out</c> writes: the entries that make a directory hold a run (with <see cref="CompletionName"/>).</summary>
-    public static IReadOnlyList<string> FitOutputs { get; } = [Checkpoint.DirectoryName, "history.json", "metrics.csv", "model.dat"];
+    public static IReadOnlyList<string> FitOutputs { get; } = [Checkpoint.DirectoryName, "history.json", "metrics.csv", Models.ModelCard.WeightsFile, Models.ModelCard.FileName];
 
     private readonly IReadOnlyList<string> _outputs;
     private readonly List<string> _toDelete = [];
