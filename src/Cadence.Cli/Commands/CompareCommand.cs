@@ -70,16 +70,16 @@ internal sealed class CompareCommand(Io io) : CadenceCommand<CompareSettings>(io
         }
         else
         {
+            var shardManifest = x.ShardOf is null ? null : ShardStart.Check(x, "compare", configurations, identity, x.Schedules);
             if (x.Out is not null) Outputs.Folder("--out", x.Out);
             using var runner = new ExperimentRunner(x, stderr);
             plans = runner.Plan(schedules, seeds[0]);
             // Seed-major: after the first seed every schedule has a result, which is the most useful order to interrupt.
             var todo = seeds.SelectMany(seed => schedules.Select(spec => (Spec: spec, Seed: seed)));
             ShardLog? log = null;
-            if (x.ShardOf is not null)
+            if (shardManifest is not null)
             {
-                var mine = ShardStart.Begin(x, "compare", configurations, identity, x.Schedules,
-                    plans.ToDictionary(p => p.Key, p => p.Value.Epochs * p.Value.BatchesPerEpoch), plans.Values.First().BatchesPerEpoch);
+                var mine = ShardStart.Deal(x, shardManifest, plans.ToDictionary(p => p.Key, p => p.Value.Epochs * p.Value.BatchesPerEpoch), plans.Values.First().BatchesPerEpoch);
                 (log, runs) = ShardLog.Open(x.Out!, setup, x.Resuming, warning => stderr.WriteLine($"cadence compare: {warning}"));
                 var done = runs.Select(r => (r.Label, r.Seed)).ToHashSet();
                 var own = mine.Select(r => (r.Label, r.Seed)).ToHashSet();

@@ -28,6 +28,7 @@ internal abstract class MergeCommand(Io io, string command, string log) : Cadenc
     protected override int Run(CommandContext context, MergeSettings s, CancellationToken ct)
     {
         string outDir = s.Out!;
+        ShardSet.RefuseToOverwrite(Path.Combine(outDir, log));
         var dirs = s.ShardDirs.Length > 0 ? [.. s.ShardDirs] : ShardSet.FoldersIn(outDir);
         if (dirs.Count == 0)
             throw new UsageException(ShardSet.Argument, $"no shard folders given, and {outDir} holds no shard-K-of-N folder with a {ShardManifest.FileName}");

@@ -61,6 +61,7 @@ internal sealed class SweepCommand(Io io) : CadenceCommand<SweepSettings>(io)
         else
         {
             ResultsCsv? csv = null;
+            var shardManifest = x.ShardOf is null ? null : ShardStart.Check(x, "sweep", configurations, $"metric {o.Metric}", o.PolicyArgs);
             if (x.Out is not null)
             {
                 Outputs.Folder("--out", x.Out);
@@ -75,10 +76,9 @@ internal sealed class SweepCommand(Io io) : CadenceCommand<SweepSettings>(io)
             var plans = runner.Plan([.. cells.Select(c => c.Schedule)], seeds[0]);   // every cell is checked before the first run
             var done = rows.Select(r => (r.Spec, r.Seed)).ToHashSet();
             var runs = seeds.SelectMany(seed => cells.Select(cell => (Cell: cell, Seed: seed)));
-            if (x.ShardOf is not null)
+            if (shardManifest is not null)
             {
-                var mine = ShardStart.Begin(x, "sweep", configurations, $"metric {o.Metric}", o.PolicyArgs,
-                    plans.ToDictionary(p => p.Key, p => p.Value.Epochs * p.Value.BatchesPerEpoch), plans.Values.First().BatchesPerEpoch)
+                var mine = ShardStart.Deal(x, shardManifest, plans.ToDictionary(p => p.Key, p => p.Value.Epochs * p.Value.BatchesPerEpoch), plans.Values.First().BatchesPerEpoch)
                     .Select(r => (r.Label, r.Seed)).ToHashSet();
                 runs = runs.Where(t => mine.Contains((t.Cell.Label, t.Seed)));
             }

@@ -203,8 +203,9 @@ internal sealed class ShardSet
 
         var all = Canonical(manifest.Configurations, manifest.Seeds);
         var index = all.Select((r, i) => (r, i)).ToDictionary(x => (x.r.Label, x.r.Seed), x => x.i);
-        var where = new Dictionary<(string, long), List<string>>();
-        var rows = new Dictionary<(string, long), RunRecord>();
+        // Every recorded run, with the folder that records it: duplicates first (a run in two shards, or twice in one), then
+        // runs that are not this experiment's or not their shard's, then what is missing.
+        var recorded = new List<(string Dir, ShardManifest M, string Path, RunRecord Row)>();
         var histories = new Dictionary<(string, long), RunHistoryLine>();
         foreach (var (dir, m) in shards.OrderBy(s => s.M.Shard))
         {
@@ -213,29 +214,39 @@ internal sealed class ShardSet
             List<RunRecord> found;
             try { found = ResultsCsv.Read(path, manifest.Setup, Argument).Rows; }
             catch (UsageException e) { throw new OptionIOException(Argument, e.Problem, e); }
-            var own = m.Runs.Select(r => (r.Label, r.Seed)).ToHashSet();
-            var logged = command == "compare" ? RunHistoryLine.ReadAll(Path.Combine(dir, RunHistoryLine.FileName)) : null;
-            foreach (var row in found)
+            recorded.AddRange(found.Select(row => (dir, m, path, row)));
+            if (command != "compare") continue;
+            try
             {
-                var key = (row.Label, row.Seed);
-                if (!index.ContainsKey(key)) Fail($"{path} records {new ShardRun(row.Label, row.Spec, row.Seed)}, which is not a run of this experiment");
-                if (!own.Contains(key)) Fail($"{path} records {all[index[key]]}, which was dealt to another shard than {m.Shard}/{m.Shards}");
-                (where.TryGetValue(key, out var dirsOf) ? dirsOf : where[key] = []).Add(dir);
-                if (logged is not null)
-                    histories[key] = logged.GetValueOrDefault(key) ?? Fail<RunHistoryLine>($"{dir}: {RunHistoryLine.FileName} has no epochs of {all[index[key]]}, which results.csv records");
-                rows[key] = row;
+                foreach (var (key, h) in RunHistoryLine.ReadAll(Path.Combine(dir, RunHistoryLine.FileName))) histories[key] = h;
             }
+            catch (JsonException e) { Fail($"{Path.Combine(dir, RunHistoryLine.FileName)} is not readable: {ErrorHandler.OneLine(e.Message)}"); }
         }
-        var duplicated = where.Where(w => w.Value.Count > 1).OrderBy(w => index[w.Key]).ToList();
+        var duplicated = recorded.GroupBy(r => (r.Row.Label, r.Row.Seed)).Where(g => g.Count() > 1)
+            .OrderBy(g => index.GetValueOrDefault(g.Key, int.MaxValue)).ToList();
         if (duplicated.Count > 0)
             Fail($"{Count(duplicated.Count, "run is", "runs are")} recorded more than once: " +
-                 Few(duplicated.Select(d => $"{all[index[d.Key]]} (in {string.Join(" and ", d.Value.Distinct())})")));
+                 Few(duplicated.Select(d => $"{new ShardRun(d.Key.Label, "", d.Key.Seed)} (in {string.Join(" and ", d.Select(r => r.Dir))})")));
+        var rows = new Dictionary<(string, long), RunRecord>();
+        foreach (var (dir, m, path, row) in recorded)
+        {
+            var key = (row.Label, row.Seed);
+            if (!index.TryGetValue(key, out int i)) Fail($"{path} records {new ShardRun(row.Label, row.Spec, row.Seed)}, which is not a run of this experiment");
+            if (!m.Runs.Contains(all[i])) Fail($"{path} records {all[i]}, which was dealt to another shard than {m.Shard}/{m.Shards}");
+            if (command == "compare" && !histories.ContainsKey(key)) Fail($"{dir}: {RunHistoryLine.FileName} has no epochs of {all[i]}, which results.csv records");
+            rows[key] = row;
+        }
         var missing = all.Where(r => !rows.ContainsKey((r.Label, r.Seed))).ToList();
         if (missing.Count > 0)
         {
-            string shardsNote = missingShards.Count > 0 ? $"shard{(missingShards.Count > 1 ? "s" : "")} {string.Join(", ", missingShards.Select(s => $"{s}/{manifest.Shards}"))} not given; " : "";
-            Fail($"{shardsNote}{Count(missing.Count, "run is", "runs are")} missing: {Few(missing.Select(r => r.ToString()))}; " +
-                 $"finish {(missingShards.Count > 0 ? "those shards" : "the shards that hold them")} (cadence {command} … --shard K/N --resume) and merge again");
+            var problems = shards.OrderBy(s => s.M.Shard).Select(s => (s.M.Shard, Lacks: missing.Where(s.M.Runs.Contains).ToList())).Where(s => s.Lacks.Count > 0)
+                .Select(s => $"shard {s.Shard}/{manifest.Shards} lacks {Count(s.Lacks.Count, "run", "runs")}: {Few(s.Lacks.Select(r => r.ToString()))}").ToList();
+            var dealt = shards.SelectMany(s => s.M.Runs).ToHashSet();
+            var elsewhere = missing.Where(r => !dealt.Contains(r)).ToList();
+            if (missingShards.Count > 0)
+                problems.Add($"shard{(missingShards.Count > 1 ? "s" : "")} {string.Join(", ", missingShards.Select(k => $"{k}/{manifest.Shards}"))} not given " +
+                             $"({Count(elsewhere.Count, "run", "runs")}: {Few(elsewhere.Select(r => r.ToString()))})");
+            Fail($"{string.Join("; ", problems)}; finish them (cadence {command} … --shard K/N --resume) and merge again");
         }
         var ordered = all.Select(r => rows[(r.Label, r.Seed)]).ToList();
         return new ShardSet(manifest, ordered, histories, [.. shards.Select(s => s.M.Threads).Distinct().Order()]);
@@ -256,11 +267,18 @@ internal sealed class ShardSet
         var mine = m with { Setup = x.Setup(), Configurations = configurations, Seeds = x.Seeds, Table = table };
         if (m.Differs(mine) is { } why) Fail($"the options the shards saved no longer give their experiment ({why}); merge with the version of cadence that ran them");
         string outDir = x.Out!, path = Path.Combine(outDir, log);
-        if (File.Exists(path) && new FileInfo(path).Length > 0)
-            throw new UsageException("--out", $"{path} exists; a merge writes a new folder (remove it to merge again, or choose another --out)");
+        RefuseToOverwrite(path);
         Outputs.Folder("--out", outDir);
         Outputs.Write("--out", path, () => ResultsCsv.WriteAll(path, set.Rows));
         return set;
+    }
+
+    /// <summary>A merge writes a new folder: one that holds results already is refused.</summary>
+    /// <exception cref="UsageException"><paramref name="path"/> exists and is not empty.</exception>
+    public static void RefuseToOverwrite(string path)
+    {
+        if (File.Exists(path) && new FileInfo(path).Length > 0)
+            throw new UsageException("--out", $"{path} exists; a merge writes a new folder (remove it to merge again, or choose another --out)");
     }
 
     /// <summary>The run with its epochs (compare shards keep them; sweep rows carry none).</summary>

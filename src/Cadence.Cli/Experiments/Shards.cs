@@ -140,41 +140,63 @@ internal static class DataFingerprint
     }
 }
 
-/// <summary>The start of a shard: its runs dealt, its manifest checked (when resuming) or written.</summary>
+/// <summary>
+/// The start of a shard, in two steps: before anything is written, its identity is checked against the
+/// <c>shard.json</c> already in its folder (<see cref="Check"/>); once every configuration's length is known, the runs are
+/// dealt and the manifest written (<see cref="Deal"/>).
+/// </summary>
 internal static class ShardStart
 {
     /// <summary>
-    /// Deals the experiment's runs (<see cref="ShardPlan"/>; a run costs its configuration's optimizer steps), then writes
-    /// this shard's <c>shard.json</c> into <see cref="ExperimentSettings.Out"/>, or checks the one there when resuming.
-    /// Returns this shard's runs, seed-major.
+    /// This shard's manifest without its runs. A folder that already holds a shard is refused unless resuming, and then
+    /// only when it holds this shard of this experiment.
     /// </summary>
     /// <param name="x">The experiment's settings, with <see cref="ExperimentSettings.ShardOf"/> set.</param>
     /// <param name="command"><c>sweep</c> or <c>compare</c>.</param>
     /// <param name="configurations">The cells or schedules, in order.</param>
     /// <param name="table">What the results table shows (part of the identity: <c>metric accuracy</c>, …).</param>
     /// <param name="positional">The command's own arguments after its options (a sweep's policy and its options, compare's schedules).</param>
-    /// <param name="steps">Optimizer steps of a run of each configuration, by label.</param>
-    /// <param name="batchesPerEpoch">Optimizer steps per epoch of the data (a merge rebuilds the schedules from it).</param>
     /// <exception cref="UsageException">The folder holds another shard or another experiment's shard.</exception>
-    public static List<ShardRun> Begin(ExperimentSettings x, string command, IReadOnlyList<ShardConfiguration> configurations, string table,
-        IReadOnlyList<string> positional, IReadOnlyDictionary<string, long> steps, long batchesPerEpoch)
+    public static ShardManifest Check(ExperimentSettings x, string command, IReadOnlyList<ShardConfiguration> configurations, string table,
+        IReadOnlyList<string> positional)
     {
         var shard = x.ShardOf!;
         string dir = x.Out!;
-        var all = ShardSet.Canonical(configurations, x.Seeds);
-        var dealt = ShardPlan.Assign([.. all.Select(r => steps[r.Label])], shard.Count);
-        var mine = all.Where((_, i) => dealt[i] == shard.Index - 1).ToList();
         var source = x.Source;
         var manifest = new ShardManifest(ShardManifest.CurrentFormat, command, shard.Index, shard.Count, x.Setup(),
             DataFingerprint.Of(source.Path ?? Cadence.Data.IdxImages.FashionMnistDirectory), configurations, x.Seeds, table,
-            [.. positional, .. x.ExperimentArgs()], x.ThreadCount, batchesPerEpoch, mine);
-        Outputs.Folder("--out", dir);
+            [.. positional, .. x.ExperimentArgs()], x.ThreadCount, 0, []);
         if (ShardManifest.Read(dir, "--out") is { } existing)
         {
             if (!x.Resuming)
                 throw new UsageException("--out", $"{dir} holds shard {existing.Shard}/{existing.Shards} already; pass --resume to continue it, or choose another --out");
             string? why = existing.Shard != shard.Index ? $"it holds shard {existing.Shard}, not {shard.Index}" : manifest.Differs(existing);
             if (why is not null) throw new UsageException("--resume", $"{dir} holds a shard of another experiment: {why}; choose another --out");
+        }
+        return manifest;
+    }
+
+    /// <summary>
+    /// Deals the experiment's runs (<see cref="ShardPlan"/>; a run costs its configuration's optimizer steps) and writes
+    /// this shard's <c>shard.json</c> (a resumed shard's must have been dealt the same runs). Returns this shard's runs, seed-major.
+    /// </summary>
+    /// <param name="x">The experiment's settings.</param>
+    /// <param name="manifest">What <see cref="Check"/> returned.</param>
+    /// <param name="steps">Optimizer steps of a run of each configuration, by label.</param>
+    /// <param name="batchesPerEpoch">Optimizer steps per epoch of the data (a merge rebuilds the schedules from it).</param>
+    /// <exception cref="UsageException">A resumed shard whose runs were dealt differently.</exception>
+    public static List<ShardRun> Deal(ExperimentSettings x, ShardManifest manifest, IReadOnlyDictionary<string, long> steps, long batchesPerEpoch)
+    {
+        string dir = x.Out!;
+        var all = ShardSet.Canonical(manifest.Configurations, manifest.Seeds);
+        var dealt = ShardPlan.Assign([.. all.Select(r => steps[r.Label])], manifest.Shards);
+        var mine = all.Where((_, i) => dealt[i] == manifest.Shard - 1).ToList();
+        manifest = manifest with { BatchesPerEpoch = batchesPerEpoch, Runs = mine };
+        Outputs.Folder("--out", dir);
+        if (ShardManifest.Read(dir, "--out") is { } existing)
+        {
+            if (!existing.Runs.SequenceEqual(mine))
+                throw new UsageException("--resume", $"{dir} was dealt other runs ({string.Join(", ", existing.Runs.Take(3))} …) than this version deals it; finish it with the version that started it");
         }
         else Outputs.Write("--out", dir, () => manifest.Write(dir));
         return mine;
