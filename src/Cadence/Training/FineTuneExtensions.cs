@@ -25,7 +25,7 @@ public static class FineTuneExtensions
         double pctStart = 0.3, double div = 5, CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(learner);
-        var plan = Schedules.FineTune.Plan(learner.LayerGroups.Count, epochs, learner.Data.Train.BatchCount, baseLr, freezeEpochs, lrMult, pctStart, div);
+        var plan = Schedules.FineTune.Plan(learner.LayerGroups.Count, epochs, learner.StepsPerEpoch, baseLr, freezeEpochs, lrMult, pctStart, div);
         FitResult? frozen = null;
         if (plan.Frozen is { } first)
         {
