@@ -64,7 +64,7 @@ internal sealed class CompareCommand(Io io) : CadenceCommand<CompareSettings>(io
             plans = [];
             foreach (var s in schedules)
             {
-                var (schedule, epochs) = s.Build(bpe, (int?)x.Epochs);
+                var (schedule, epochs) = s.Build(bpe, (int?)x.Epochs, x.EffectiveBatch);
                 plans[s.Label] = (schedule, epochs, bpe);
             }
         }

@@ -26,7 +26,10 @@ internal sealed class TrainingRun : IDisposable
 
     public string ModelName { get; }
 
-    public long BatchesPerEpoch => Data.Train.BatchCount;
+    /// <summary>Optimizer steps per epoch (batches, or groups of --accumulate batches): what schedules are built for.</summary>
+    public long BatchesPerEpoch => Learner.StepsPerEpoch;
+
+    private long _effectiveBatch;
 
     /// <summary>
     /// Seeds torch, builds loaders, the model and the learner. With <paramref name="ownsData"/> the datasets are disposed
@@ -40,8 +43,11 @@ internal sealed class TrainingRun : IDisposable
         {
             string modelName = t.ModelName(data.Train);
             var spec = ModelZoo.Create(modelName, data.Train.SampleShape, loaders.Classes);
-            var learn = new Learner(spec.Model, loaders, optimizer: t.Optimizer(), layerGroups: spec.LayerGroups, callbacks: callbacks);
-            return new TrainingRun(learn, loaders, modelName, ownsData);
+            var learn = new Learner(spec.Model, loaders, optimizer: t.Optimizer(), layerGroups: spec.LayerGroups, callbacks: callbacks)
+            {
+                AccumulationSteps = (int)t.Accumulate,
+            };
+            return new TrainingRun(learn, loaders, modelName, ownsData) { _effectiveBatch = t.EffectiveBatch };
         }
         catch
         {
@@ -56,7 +62,7 @@ internal sealed class TrainingRun : IDisposable
     /// <param name="source">What to blame in messages (<c>--schedule</c>, <c>SCHEDULE 'clr'</c>).</param>
     public (Schedule Schedule, int Epochs) Plan(PolicyChoice policy, int? epochs, string source)
     {
-        var (schedule, n) = policy.Build(BatchesPerEpoch, epochs);
+        var (schedule, n) = policy.Build(BatchesPerEpoch, epochs, _effectiveBatch);
         int groups = Learner.LayerGroups.Count;
         if (schedule.Groups != 1 && schedule.Groups != groups)
             throw new UsageException(source, $"the {policy.Policy} schedule has {schedule.Groups} learning rates but {ModelName} has {groups} layer groups; give one, or one per group");

@@ -416,8 +416,8 @@ public sealed class Learner : IDisposable
                 $"the schedule has {schedule.Groups} learning rates but the model has {LayerGroups.Count} layer groups; give one lr, or one per layer group", nameof(schedule));
         if (schedule.Length is { } len && len != total)
             throw new ArgumentException(
-                $"the schedule is {len} steps long but {epochs} epochs of {steps} steps take {total} steps; build it for {steps} steps per epoch" +
-                (steps != batches ? $" ({batches} batches, {_accumulationSteps} per step)" : ""), nameof(schedule));
+                $"the schedule is {len} steps long but {epochs} epochs of {steps} {(steps == batches ? "batches" : "steps")} take {total} steps; build it for {steps} " +
+                (steps == batches ? "batches per epoch" : $"steps per epoch ({batches} batches, {_accumulationSteps} per step)"), nameof(schedule));
         if (schedule.StepLimit is { } limit && limit < total - 1)
             throw new ArgumentException($"the schedule is defined up to step {limit} but the fit needs {total} steps: {schedule.StepLimitReason}", nameof(schedule));
         var start = StartAt;
