@@ -178,8 +178,8 @@ public static partial class PolicyCatalog
         Pick("optimizer", "Optimizer whose momentum is scheduled: SGD momentum or Adam β1", "sgd", "adam"),
         Int("scale-lr-from", null, "Linear scaling rule (Goyal et al. 2017): the lrs are for this batch size; multiply them by batch-size / this"),
         Int("batch-size", null, "Effective batch size the lrs are scaled to (a training run sets it: --bs × --accumulate)"),
-        Num("warmup-epochs", null, "With scale-lr-from: gradual warm-up from the unscaled to the scaled lr over this many epochs (Goyal et al.: 5)"),
-        Int("warmup-steps", null, "With scale-lr-from: the warm-up in optimizer steps instead of epochs"),
+        Num("scale-warmup-epochs", null, "With scale-lr-from: gradual warm-up from the unscaled to the scaled lr over this many epochs (Goyal et al.: 5)"),
+        Int("scale-warmup-steps", null, "With scale-lr-from: the warm-up in optimizer steps instead of epochs"),
     ];
 
     private static readonly PolicyOption Lr = Nums("lr", null, "Learning rate (one per parameter group, comma-separated)", true);
@@ -398,15 +398,15 @@ public static partial class PolicyCatalog
         return ScaleForBatch(schedule, args, defaults?.GetValueOrDefault("steps-per-epoch") ?? given.GetValueOrDefault("steps-per-epoch") ?? given.GetValueOrDefault("batches-per-epoch"));
     }
 
-    /// <summary>The large-batch options (<c>scale-lr-from</c>, <c>batch-size</c>, <c>warmup-epochs|steps</c>) applied with <see cref="LargeBatch.Scale"/>.</summary>
+    /// <summary>The large-batch options (<c>scale-lr-from</c>, <c>batch-size</c>, <c>scale-warmup-epochs|steps</c>) applied with <see cref="LargeBatch.Scale"/>.</summary>
     private static Schedule ScaleForBatch(Schedule schedule, PolicyArgs args, string? stepsPerEpoch)
     {
-        long? baseBatch = args.IntegerOrNull("scale-lr-from"), batch = args.IntegerOrNull("batch-size"), warmupSteps = args.IntegerOrNull("warmup-steps");
-        double? warmupEpochs = args.NumberOrNull("warmup-epochs");
+        long? baseBatch = args.IntegerOrNull("scale-lr-from"), batch = args.IntegerOrNull("batch-size"), warmupSteps = args.IntegerOrNull("scale-warmup-steps");
+        double? warmupEpochs = args.NumberOrNull("scale-warmup-epochs");
         args.ThrowIfAny();
         if (baseBatch is null)
         {
-            foreach (var name in new[] { "warmup-epochs", "warmup-steps" })
+            foreach (var name in new[] { "scale-warmup-epochs", "scale-warmup-steps" })
                 if (args.Has(name)) args.Fail(name, "only applies with scale-lr-from (the batch size the lrs are for)");
             args.ThrowIfAny();
             return schedule;
@@ -414,10 +414,10 @@ public static partial class PolicyCatalog
         if (baseBatch < 1) args.Fail("scale-lr-from", $"must be a batch size ≥ 1, got {baseBatch}");
         if (batch is null) args.Fail("batch-size", "required with scale-lr-from (the effective batch the lrs are scaled to)");
         else if (batch < 1) args.Fail("batch-size", $"must be ≥ 1, got {batch}");
-        if (warmupEpochs is not null && warmupSteps is not null) args.Fail("warmup-epochs", "give warmup-epochs or warmup-steps, not both");
-        if (warmupEpochs is { } we && !(we >= 0 && double.IsFinite(we))) args.Fail("warmup-epochs", $"must be ≥ 0, got {we}");
+        if (warmupEpochs is not null && warmupSteps is not null) args.Fail("scale-warmup-epochs", "give scale-warmup-epochs or scale-warmup-steps, not both");
+        if (warmupEpochs is { } we && !(we >= 0 && double.IsFinite(we))) args.Fail("scale-warmup-epochs", $"must be ≥ 0, got {we}");
         long spe = stepsPerEpoch is null ? 0 : long.Parse(stepsPerEpoch, CultureInfo.InvariantCulture);
-        if (warmupEpochs is > 0 && spe < 1) args.Fail("warmup-epochs", "needs the steps per epoch (a training run knows them); give warmup-steps here");
+        if (warmupEpochs is > 0 && spe < 1) args.Fail("scale-warmup-epochs", "needs the steps per epoch (a training run knows them); give scale-warmup-steps here");
         args.ThrowIfAny();
         long warmup = warmupSteps ?? (long)Math.Round((warmupEpochs ?? 0) * spe, MidpointRounding.AwayFromZero);
         try { return LargeBatch.Scale(schedule, batch!.Value, baseBatch!.Value, warmup); }
@@ -427,7 +427,7 @@ public static partial class PolicyCatalog
             string Rename(string p) => p switch
             {
                 "base_batch_size" => "scale_lr_from",
-                "warmup_steps" when warmupEpochs is not null => "warmup_epochs",
+                "warmup_steps" => warmupEpochs is not null ? "scale_warmup_epochs" : "scale_warmup_steps",
                 _ => p,
             };
             throw new ScheduleValidationException([.. e.Errors.Select(x => x with { Parameter = Rename(x.Parameter) })]);

@@ -6,7 +6,7 @@ using Xunit;
 
 namespace Cadence.Cli.Tests;
 
-/// <summary><c>--accumulate</c> and the large-batch options (<c>--scale-lr-from</c>, <c>--warmup-epochs|steps</c>) of the training commands and <c>cadence schedule</c>.</summary>
+/// <summary><c>--accumulate</c> and the large-batch options (<c>--scale-lr-from</c>, <c>--scale-warmup-epochs|steps</c>) of the training commands and <c>cadence schedule</c>.</summary>
 [Collection(TrainingCollection.Name)]
 public sealed class ScaleOptionsTests : IDisposable
 {
@@ -26,10 +26,10 @@ public sealed class ScaleOptionsTests : IDisposable
 
     [Theory]
     [InlineData("cadence schedule: --batch-size: required with scale-lr-from (the effective batch the lrs are scaled to)", "--scale-lr-from", "256")]
-    [InlineData("cadence schedule: --warmup-steps: only applies with scale-lr-from (the batch size the lrs are for)", "--warmup-steps", "3")]
-    [InlineData("cadence schedule: --warmup-epochs: needs the steps per epoch (a training run knows them); give warmup-steps here", "--scale-lr-from", "256", "--batch-size", "1024", "--warmup-epochs", "5")]
-    [InlineData("cadence schedule: --warmup-steps: must not exceed the schedule's 20 steps, got 30", "--scale-lr-from", "256", "--batch-size", "1024", "--warmup-steps", "30")]
-    [InlineData("cadence schedule: --warmup-epochs: give warmup-epochs or warmup-steps, not both", "--scale-lr-from", "256", "--batch-size", "1024", "--warmup-steps", "3", "--warmup-epochs", "1")]
+    [InlineData("cadence schedule: --scale-warmup-steps: only applies with scale-lr-from (the batch size the lrs are for)", "--scale-warmup-steps", "3")]
+    [InlineData("cadence schedule: --scale-warmup-epochs: needs the steps per epoch (a training run knows them); give scale-warmup-steps here", "--scale-lr-from", "256", "--batch-size", "1024", "--scale-warmup-epochs", "5")]
+    [InlineData("cadence schedule: --scale-warmup-steps: must not exceed the schedule's 20 steps, got 30", "--scale-lr-from", "256", "--batch-size", "1024", "--scale-warmup-steps", "30")]
+    [InlineData("cadence schedule: --scale-warmup-epochs: give scale-warmup-epochs or scale-warmup-steps, not both", "--scale-lr-from", "256", "--batch-size", "1024", "--scale-warmup-steps", "3", "--scale-warmup-epochs", "1")]
     public void Large_batch_options_are_validated(string message, params string[] args) =>
         TestData.AssertUsageError(TestData.Run("schedule", ["one-cycle", "--max-lr", "0.1", "--total-steps", "20", .. args]), message);
 
@@ -37,7 +37,7 @@ public sealed class ScaleOptionsTests : IDisposable
     public void Schedule_previews_the_linear_scaling_rule_with_its_warm_up()
     {
         var (code, stdout, stderr) = TestData.Run("schedule", ["one-cycle", "--max-lr", "0.1", "--total-steps", "20", "--scale-lr-from", "256",
-            "--batch-size", "1024", "--warmup-steps", "5", "--csv"]);
+            "--batch-size", "1024", "--scale-warmup-steps", "5", "--csv"]);
         Assert.True(code == 0, stderr);
         var rows = stdout.Trim().Split('\n').Skip(1).Select(r => double.Parse(r.Split(',')[1], CultureInfo.InvariantCulture)).ToArray();
         var (plain, _) = Torch.OneCycle([0.1], totalSteps: 20).Trace(20);
@@ -58,7 +58,7 @@ public sealed class ScaleOptionsTests : IDisposable
         // 240 training rows: 15 batches of 16, in groups of 2 → 8 steps per epoch (the last group is one batch).
         var plain = TestData.Run("fit", [.. common, "--bs", "16", "--accumulate", "2", "--out", plainOut]);
         Assert.True(plain.Code == 0, plain.Err);
-        var scaled = TestData.Run("fit", [.. common, "--bs", "16", "--accumulate", "2", "--scale-lr-from", "16", "--warmup-epochs", "1", "--out", scaledOut]);
+        var scaled = TestData.Run("fit", [.. common, "--bs", "16", "--accumulate", "2", "--scale-lr-from", "16", "--scale-warmup-epochs", "1", "--out", scaledOut]);
         Assert.True(scaled.Code == 0, scaled.Err);
         var big = TestData.Run("fit", [.. common, "--bs", "32"]);
         Assert.True(big.Code == 0, big.Err);
