@@ -59,7 +59,7 @@ internal sealed record Io(TextWriter Out, TextWriter Err)
 /// <summary>The commands and their configuration: the parser, the help, the one error handler.</summary>
 internal static class Cli
 {
-    public static readonly string[] Commands = ["schedule", "policies", "fit", "lr-find", "compare", "sweep"];
+    public static readonly string[] Commands = ["schedule", "policies", "fit", "lr-find", "compare", "sweep", "predict"];
 
     public static CommandApp App(IReadOnlyList<string> args, Io io)
     {
@@ -94,6 +94,8 @@ internal static class Cli
             // default command cannot take its first argument (the POLICY, a SCHEDULE) under relaxed parsing.
             c.AddCommand<CompareMergeCommand>(MergeCommands.Compare).IsHidden().WithDescription("Join the shards of a compare (--shard K/N) into its results");
             c.AddCommand<SweepMergeCommand>(MergeCommands.Sweep).IsHidden().WithDescription("Join the shards of a sweep (--shard K/N) into its results");
+            c.AddCommand<PredictCommand>("predict").WithDescription("Classify images or CSV rows with a finished run's model (cadence fit --out RUN)")
+                .WithExample("predict", "--model-dir", "runs/pets", "--top-k", "3", "photos/");
         });
         return app;
     }

@@ -72,7 +72,7 @@ internal sealed class CompareCommand(Io io) : CadenceCommand<CompareSettings>(io
         {
             var shardManifest = x.ShardOf is null ? null : ShardStart.Check(x, "compare", configurations, identity, x.Schedules);
             if (x.Out is not null) Outputs.Folder("--out", x.Out);
-            using var runner = new ExperimentRunner(x, stderr);
+            using var runner = new ExperimentRunner(x, stderr, "compare");
             plans = runner.Plan(schedules, seeds[0]);
             // Seed-major: after the first seed every schedule has a result, which is the most useful order to interrupt.
             var todo = seeds.SelectMany(seed => schedules.Select(spec => (Spec: spec, Seed: seed)));

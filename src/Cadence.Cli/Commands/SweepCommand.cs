@@ -72,7 +72,7 @@ internal sealed class SweepCommand(Io io) : CadenceCommand<SweepSettings>(io)
                 }
                 else csv = ResultsCsv.Create(csvPath!);
             }
-            using var runner = new ExperimentRunner(x, stderr);
+            using var runner = new ExperimentRunner(x, stderr, "sweep");
             var plans = runner.Plan([.. cells.Select(c => c.Schedule)], seeds[0]);   // every cell is checked before the first run
             var done = rows.Select(r => (r.Spec, r.Seed)).ToHashSet();
             var runs = seeds.SelectMany(seed => cells.Select(cell => (Cell: cell, Seed: seed)));
