@@ -20,6 +20,7 @@ public sealed class ScaleOptionsTests : IDisposable
     [InlineData("fit", "cadence fit: --accumulate: must be a whole number in [1, 4096], got 0", "--accumulate", "0")]
     [InlineData("lr-find", "cadence lr-find: --accumulate: the range test steps once per batch (it probes one lr per batch); drop it", "--accumulate", "2")]
     [InlineData("fit", "cadence fit: --batch-size: the batch comes from --bs × --accumulate; drop it", "--batch-size", "512")]
+    [InlineData("fit", "cadence fit: --scale-lr-from: not with --fine-tune (fine-tune's options: --base-lr, --freeze-epochs, --lr-mult, --pct-start, --div, --moms, --div-final)", "--fine-tune", "2", "--scale-lr-from", "256")]
     [InlineData("compare", "cadence compare: SCHEDULE 'one-cycle batch-size=512': batch-size: the batch comes from --bs × --accumulate; drop it", "one-cycle batch-size=512")]
     public void Usage_errors_name_the_option(string command, string message, params string[] args) =>
         TestData.AssertUsageError(TestData.Run(command, args), message);
@@ -70,19 +71,12 @@ public sealed class ScaleOptionsTests : IDisposable
         // Batches of 16 in pairs are batches of 32 (the MLP has no batch statistics): the same model up to rounding.
         Assert.Equal(b.RootElement.GetProperty("valid_loss").GetDouble(), a.RootElement.GetProperty("valid_loss").GetDouble(), 4);
 
-        var (lrPlain, lrScaled) = (RecordedLr(plainOut), RecordedLr(scaledOut));
+        var (lrPlain, lrScaled) = (FitCommandTests.RecordedLr(plainOut), FitCommandTests.RecordedLr(scaledOut));
         Assert.Equal(16, lrScaled.Length);
         for (int t = 0; t < 16; t++)
         {
             double factor = t < 8 ? 1 + 1.0 * t / 8 : 2;   // k = 32 / 16 over an 8-step (1-epoch) warm-up
             for (int g = 0; g < lrPlain[t].Length; g++) Assert.Equal(lrPlain[t][g] * factor, lrScaled[t][g], 15);
         }
-    }
-
-    private static double[][] RecordedLr(string outDir)
-    {
-        using var history = JsonDocument.Parse(File.ReadAllText(Path.Combine(outDir, "history.json")));
-        return history.RootElement.GetProperty("steps").EnumerateArray()
-            .Select(s => s.GetProperty("lr").EnumerateArray().Select(v => v.GetDouble()).ToArray()).ToArray();
     }
 }

@@ -108,6 +108,9 @@ internal class ExperimentSettings : TrainingSettings
                 case double d:
                     args.AddRange([name, d.ToString("R", CultureInfo.InvariantCulture)]);
                     break;
+                case FlagValue<string> flag:   // --aug [PRESET]: absent, alone, or with its value
+                    if (flag.IsSet) args.AddRange(flag.Value is null ? [name] : [name, flag.Value]);
+                    break;
                 case IFormattable number:
                     args.AddRange([name, number.ToString(null, CultureInfo.InvariantCulture)]);
                     break;

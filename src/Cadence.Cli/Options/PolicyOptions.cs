@@ -95,7 +95,7 @@ internal sealed record PolicyChoice(string Label, string Text, string Policy, IR
         var names = spec.Options.Concat(PolicyCatalog.Common).Select(o => o.Name).ToList();
         if (training && spec == FineTuneSpec)
         {
-            var own = names.Where(n => !FineTuneFromRun.Contains(n) && n is not ("iterations" or "momentum" or "optimizer")).Select(n => "--" + n).ToList();
+            var own = names.Where(n => !FineTuneFromRun.Contains(n) && n is not ("iterations" or "momentum" or "optimizer" or "scale-lr-from" or "batch-size" or "scale-warmup-epochs" or "scale-warmup-steps")).Select(n => "--" + n).ToList();
             if (FineTuneFromRun.Contains(key))
                 throw new UsageException(shown, "comes from the model and the data with --fine-tune (--fine-tune EPOCHS gives the epochs)");
             if (!own.Contains(shown))

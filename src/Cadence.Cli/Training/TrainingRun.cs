@@ -142,8 +142,6 @@ internal sealed class TrainingRun : IDisposable
         double D(string name, double fallback) => o.TryGetValue(name, out var v) ? double.Parse(v, CultureInfo.InvariantCulture) : fallback;
         int I(string name, int fallback) => o.TryGetValue(name, out var v) ? int.Parse(v, CultureInfo.InvariantCulture) : fallback;
         double[]? moms = o.TryGetValue("moms", out var m) ? [.. m.Split(',').Select(x => double.Parse(x, CultureInfo.InvariantCulture))] : null;
-        if (o.Keys.FirstOrDefault(k => k is "scale-lr-from" or "scale-warmup-epochs" or "scale-warmup-steps") is { } scale)
-            throw new UsageException("--" + scale, "fit --fine-tune does not apply the large-batch rule to its two phases; scale --base-lr instead");
         try
         {
             return Schedules.FineTune.Plan(groups, epochs, batchesPerEpoch, D("base-lr", 2e-3), I("freeze-epochs", 1), D("lr-mult", 100),
