@@ -26,6 +26,12 @@ internal sealed class CadenceHelp(ICommandAppSettings settings, IReadOnlyList<st
         return base.GetDescription(model, command);
     }
 
+    public override IEnumerable<IRenderable> GetUsage(ICommandModel model, ICommandInfo? command)
+    {
+        if (command is null || MergeCommands.Shown(command.Name) is not { } shown) return base.GetUsage(model, command);
+        return [new Text($"USAGE:\n    cadence {shown} --out DIR [SHARD_DIR…] [OPTIONS]\n")];
+    }
+
     public override IEnumerable<IRenderable> GetOptions(ICommandModel model, ICommandInfo? command)
     {
         foreach (var r in base.GetOptions(model, command)) yield return r;
@@ -61,6 +67,8 @@ internal sealed class CadenceHelp(ICommandAppSettings settings, IReadOnlyList<st
         var lines = new List<string>();
         if (command?.Name is "schedule" or "sweep" && Policy(command) is null)
             lines.Add($"POLICY: {string.Join(", ", PolicyCatalog.All.Select(p => p.Name))}; 'cadence {command.Name} POLICY --help' lists its options.");
+        if (command?.Name is "sweep" or "compare")
+            lines.Add($"Sharded: --shard K/N (or auto) in N processes, each into --out DIR/shard-K-of-N; then 'cadence {command.Name} merge --out DIR' checks and joins them (see docs/scale-out.md).");
         if (command?.Name == "fit")
         {
             lines.Add("Any other policy: --schedule POLICY, then the options of 'cadence schedule POLICY' ('cadence fit --schedule POLICY --help').");

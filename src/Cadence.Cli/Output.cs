@@ -69,6 +69,10 @@ internal static class Json
 
     public static byte[] Bytes<T>(T value, bool indented = false) => JsonSerializer.SerializeToUtf8Bytes(value, indented ? Indented : Compact);
 
+    /// <summary>Reads what <see cref="Serialize{T}"/> wrote (null numbers as NaN).</summary>
+    /// <exception cref="JsonException">The text is not such a document.</exception>
+    public static T? Deserialize<T>(string json) => JsonSerializer.Deserialize<T>(json, Compact);
+
     private static void Value(Utf8JsonWriter w, double v)
     {
         if (double.IsFinite(v)) w.WriteNumberValue(v); else w.WriteNullValue();

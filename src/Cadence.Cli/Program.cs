@@ -25,7 +25,7 @@ public static class Program
     internal static int Run(string[] args, Io io, CancellationToken ct)
     {
         ArgumentNullException.ThrowIfNull(args);
-        string[] prepared = DataSource.JoinPaths(args);
+        string[] prepared = MergeCommands.Join(DataSource.JoinPaths(args));
         if (args.Length == 0)
         {
             Cli.App(["--help"], io).Run(["--help"], ct);
@@ -34,6 +34,22 @@ public static class Program
         if (args is ["--version"]) { io.Out.WriteLine(typeof(Program).Assembly.GetName().Version); return ExitCodes.Ok; }
         return Cli.App(prepared, io).Run(prepared, ct);
     }
+}
+
+/// <summary>
+/// <c>cadence sweep merge</c> and <c>cadence compare merge</c> are the hidden commands <c>sweep-merge</c> and
+/// <c>compare-merge</c>: the two words are joined before parsing, and shown as two words in errors and help.
+/// </summary>
+internal static class MergeCommands
+{
+    public const string Sweep = "sweep-merge", Compare = "compare-merge";
+
+    /// <summary><c>sweep merge …</c> → <c>sweep-merge …</c> (only as the first two words).</summary>
+    public static string[] Join(string[] args) =>
+        args is [var command and ("sweep" or "compare"), "merge", .. var rest] ? [$"{command}-merge", .. rest] : args;
+
+    /// <summary>How a merge command is called on the command line (<c>sweep merge</c>), or null for another command.</summary>
+    public static string? Shown(string name) => name is Sweep or Compare ? name.Replace('-', ' ') : null;
 }
 
 /// <summary>Where a command writes: results on <see cref="Out"/>, progress, tables under --json and errors on <see cref="Err"/>.</summary>
@@ -82,7 +98,11 @@ internal static class Cli
                 .WithExample("fit", "--data", "csv", "samples/data/iris.csv", "--target", "species", "--lr", "0.1", "--cycle-len", "3", "--use-clr", "32,5");
             c.AddCommand<LrFindCommand>("lr-find").WithDescription("LR range test (fastai's lr_find): the loss-vs-lr curve and suggested lrs");
             c.AddCommand<CompareCommand>("compare").WithDescription("Train the same model, data and seeds under several schedules; mean ± std, time to a target");
-            c.AddCommand<SweepCommand>("sweep").WithDescription("A grid over one policy's options, every cell with every seed; resumable");
+            c.AddCommand<SweepCommand>("sweep").WithDescription("A grid over one policy's options, every cell with every seed; resumable, shardable");
+            // 'compare merge' and 'sweep merge' (see MergeCommands): hidden commands of their own, since a Spectre branch's
+            // default command cannot take its first argument (the POLICY, a SCHEDULE) under relaxed parsing.
+            c.AddCommand<CompareMergeCommand>(MergeCommands.Compare).IsHidden().WithDescription("Join the shards of a compare (--shard K/N) into its results");
+            c.AddCommand<SweepMergeCommand>(MergeCommands.Sweep).IsHidden().WithDescription("Join the shards of a sweep (--shard K/N) into its results");
             c.AddCommand<PredictCommand>("predict").WithDescription("Classify images or CSV rows with a finished run's model (cadence fit --out RUN)")
                 .WithExample("predict", "--model-dir", "runs/pets", "--top-k", "3", "photos/");
         });
@@ -90,5 +110,6 @@ internal static class Cli
     }
 
     /// <summary>The command the arguments run (for the error prefix), or nothing when they name none.</summary>
-    private static string CommandName(IReadOnlyList<string> args) => args.Count > 0 && Commands.Contains(args[0]) ? args[0] : "";
+    private static string CommandName(IReadOnlyList<string> args) =>
+        args.Count == 0 ? "" : MergeCommands.Shown(args[0]) ?? (Commands.Contains(args[0]) ? args[0] : "");
 }

@@ -176,6 +176,10 @@ public static partial class PolicyCatalog
         Int("iterations", null, "Number of steps to show (default: the policy's own length)"),
         Nums("momentum", null, "The optimizer's momentum, where the policy leaves momentum alone"),
         Pick("optimizer", "Optimizer whose momentum is scheduled: SGD momentum or Adam β1", "sgd", "adam"),
+        Int("scale-lr-from", null, "Linear scaling rule (Goyal et al. 2017): the lrs are for this batch size; multiply them by batch-size / this"),
+        Int("batch-size", null, "Effective batch size the lrs are scaled to (a training run sets it: --bs × --accumulate)"),
+        Num("scale-warmup-epochs", null, "With scale-lr-from: gradual warm-up from the unscaled to the scaled lr over this many epochs (Goyal et al.: 5)"),
+        Int("scale-warmup-steps", null, "With scale-lr-from: the warm-up in optimizer steps instead of epochs"),
     ];
 
     private static readonly PolicyOption Lr = Nums("lr", null, "Learning rate (one per parameter group, comma-separated)", true);
@@ -383,7 +387,7 @@ public static partial class PolicyCatalog
                 $"is not an option of {name}; its options: {string.Join(", ", spec.Options.Concat(Common).Select(o => o.Name))}"))]);
         if (defaults is not null)
             foreach (var (k, v) in defaults)
-                if (!given.ContainsKey(k) && spec.Options.Any(o => o.Name == k)) given[k] = v;
+                if (!given.ContainsKey(k) && (spec.Options.Any(o => o.Name == k) || k == "batch-size")) given[k] = v;
         var args = new PolicyArgs(spec, given);
         Schedule schedule;
         try { schedule = spec.Factory(args); }
@@ -402,6 +406,42 @@ public static partial class PolicyCatalog
             check.ThrowIfAny();
             schedule = schedule with { Momentum = [.. Enumerable.Range(0, schedule.Groups).Select(g => Curve.Constant(Check.Of(m, g)))] };
         }
-        return schedule;
+        return ScaleForBatch(schedule, args, defaults?.GetValueOrDefault("steps-per-epoch") ?? given.GetValueOrDefault("steps-per-epoch") ?? given.GetValueOrDefault("batches-per-epoch"));
+    }
+
+    /// <summary>The large-batch options (<c>scale-lr-from</c>, <c>batch-size</c>, <c>scale-warmup-epochs|steps</c>) applied with <see cref="LargeBatch.Scale"/>.</summary>
+    private static Schedule ScaleForBatch(Schedule schedule, PolicyArgs args, string? stepsPerEpoch)
+    {
+        long? baseBatch = args.IntegerOrNull("scale-lr-from"), batch = args.IntegerOrNull("batch-size"), warmupSteps = args.IntegerOrNull("scale-warmup-steps");
+        double? warmupEpochs = args.NumberOrNull("scale-warmup-epochs");
+        args.ThrowIfAny();
+        if (baseBatch is null)
+        {
+            foreach (var name in new[] { "scale-warmup-epochs", "scale-warmup-steps" })
+                if (args.Has(name)) args.Fail(name, "only applies with scale-lr-from (the batch size the lrs are for)");
+            args.ThrowIfAny();
+            return schedule;
+        }
+        if (baseBatch < 1) args.Fail("scale-lr-from", $"must be a batch size ≥ 1, got {baseBatch}");
+        if (batch is null) args.Fail("batch-size", "required with scale-lr-from (the effective batch the lrs are scaled to)");
+        else if (batch < 1) args.Fail("batch-size", $"must be ≥ 1, got {batch}");
+        if (warmupEpochs is not null && warmupSteps is not null) args.Fail("scale-warmup-epochs", "give scale-warmup-epochs or scale-warmup-steps, not both");
+        if (warmupEpochs is { } we && !(we >= 0 && double.IsFinite(we))) args.Fail("scale-warmup-epochs", $"must be ≥ 0, got {we}");
+        long spe = stepsPerEpoch is null ? 0 : long.Parse(stepsPerEpoch, CultureInfo.InvariantCulture);
+        if (warmupEpochs is > 0 && spe < 1) args.Fail("scale-warmup-epochs", "needs the steps per epoch (a training run knows them); give scale-warmup-steps here");
+        args.ThrowIfAny();
+        long warmup = warmupSteps ?? (long)Math.Round((warmupEpochs ?? 0) * spe, MidpointRounding.AwayFromZero);
+        try { return LargeBatch.Scale(schedule, batch!.Value, baseBatch!.Value, warmup); }
+        catch (ScheduleValidationException e)
+        {
+            // The library's parameter names, as the options that gave them.
+            string Rename(string p) => p switch
+            {
+                "base_batch_size" => "scale_lr_from",
+                "warmup_steps" => warmupEpochs is not null ? "scale_warmup_epochs" : "scale_warmup_steps",
+                _ => p,
+            };
+            throw new ScheduleValidationException([.. e.Errors.Select(x => x with { Parameter = Rename(x.Parameter) })]);
+        }
     }
 }

@@ -72,7 +72,7 @@ public sealed class FitCommandTests : IDisposable
 
     private string WriteCsv() => TestData.ThreeClassCsv(_dir);
 
-    private static double[][] RecordedLr(string outDir)
+    internal static double[][] RecordedLr(string outDir)
     {
         using var history = JsonDocument.Parse(File.ReadAllText(Path.Combine(outDir, "history.json")));
         return history.RootElement.GetProperty("steps").EnumerateArray()

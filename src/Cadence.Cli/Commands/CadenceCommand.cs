@@ -26,7 +26,7 @@ internal abstract class CadenceCommand<TSettings>(Io io) : Command<TSettings> wh
             var known = settings.GetType().GetProperties()
                 .Select(p => p.GetCustomAttributes(typeof(CommandOptionAttribute), true).OfType<CommandOptionAttribute>().FirstOrDefault())
                 .Where(o => o is { IsHidden: false }).Select(o => "--" + o!.LongNames[0]);
-            throw new UsageException(unknown.Key, $"unknown option{OptionNames.DidYouMean(unknown.Key, known)} (see cadence {context.Name} --help)");
+            throw new UsageException(unknown.Key, $"unknown option{OptionNames.DidYouMean(unknown.Key, known)} (see cadence {MergeCommands.Shown(context.Name) ?? context.Name} --help)");
         }
         if (context.Remaining.Raw.Count > 0) throw new UsageException(null, $"unexpected arguments after '--': {string.Join(' ', context.Remaining.Raw)}");
     }

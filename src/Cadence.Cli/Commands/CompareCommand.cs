@@ -17,6 +17,8 @@ internal sealed class CompareSettings : ExperimentSettings
     public override void Check(Check check)
     {
         base.Check(check);
+        CheckOut(check, "compare");
+        if (Resuming && Shard is null) check.Fail("--resume", "only a shard resumes (with --shard K/N); an unsharded compare writes its results when it ends");
         foreach (var text in Schedules)
         {
             try
@@ -47,32 +49,70 @@ internal sealed class CompareCommand(Io io) : CadenceCommand<CompareSettings>(io
         var table = x.Json ? stderr : stdout;
         string setup = x.Setup();
         var schedules = x.Choices;
-        using var outLock = x.Out is null ? null : Outputs.Lock("--out", x.Out);
-        using var runner = new ExperimentRunner(x, stderr, "compare");
         var seeds = x.Seeds;
-        var plans = runner.Plan(schedules, seeds[0]);
-        x.Announce(stderr, "compare");
+        var configurations = schedules.Select(s => new ShardConfiguration(s.Label, s.Text)).ToList();
+        string identity = x.TargetAccuracy is { } target ? $"target accuracy {NumberFormat.Exact(target)}" : "no target accuracy";
+        // A shard's identity is checked before anything is written into its folder; then one writer holds --out.
+        var shardManifest = x.MergeFrom is null && x.ShardOf is not null ? ShardStart.Check(x, "compare", configurations, identity, x.Schedules) : null;
+        using var outLock = x.Out is null ? null : Outputs.Lock("--out", x.Out);
         var runs = new List<RunRecord>();
-        int total = seeds.Count * schedules.Count, n = 0;
+        int total = seeds.Count * schedules.Count, n = 0, shardRuns = 0;
         bool cancelled = false;
-        try
+        Dictionary<string, (Schedule Schedule, int Epochs, long BatchesPerEpoch)> plans;
+        if (x.MergeFrom is { } shards)
         {
+            var set = ShardSet.MergeInto(x, shards, "compare", "results.csv", configurations, identity);
+            runs = [.. set.Rows.Select(set.WithHistory)];
+            long bpe = set.Manifest.BatchesPerEpoch;
+            plans = [];
+            foreach (var s in schedules)
+            {
+                var (schedule, epochs) = s.Build(bpe, (int?)x.Epochs, x.EffectiveBatch);
+                plans[s.Label] = (schedule, epochs, bpe);
+            }
+        }
+        else
+        {
+            using var runner = new ExperimentRunner(x, stderr, "compare");
+            plans = runner.Plan(schedules, seeds[0]);
+            x.Announce(stderr, "compare");
             // Seed-major: after the first seed every schedule has a result, which is the most useful order to interrupt.
-            foreach (var seed in seeds)
-                foreach (var spec in schedules)
+            var todo = seeds.SelectMany(seed => schedules.Select(spec => (Spec: spec, Seed: seed)));
+            ShardLog? log = null;
+            if (shardManifest is not null)
+            {
+                var mine = ShardStart.Deal(x, shardManifest, plans.ToDictionary(p => p.Key, p => p.Value.Epochs * p.Value.BatchesPerEpoch), plans.Values.First().BatchesPerEpoch);
+                (log, runs) = ShardLog.Open(x.Out!, setup, x.Resuming, warning => stderr.WriteLine($"cadence compare: {warning}"));
+                var done = runs.Select(r => (r.Label, r.Seed)).ToHashSet();
+                var own = mine.Select(r => (r.Label, r.Seed)).ToHashSet();
+                todo = todo.Where(t => own.Contains((t.Spec.Label, t.Seed)) && !done.Contains((t.Spec.Label, t.Seed)));
+                (shardRuns, total) = (mine.Count, mine.Count - runs.Count);
+            }
+            try
+            {
+                foreach (var (spec, seed) in todo)
                 {
                     ct.ThrowIfCancellationRequested();
                     string prefix = string.Create(CultureInfo.InvariantCulture, $"[{++n}/{total}] {spec.Label} seed {seed}:");
                     var run = runner.Run(setup, spec, seed, x.TargetAccuracy, prefix, ct);
+                    if (log is not null) Outputs.Write("--out", x.Out!, () => log.Append(run));
                     runs.Add(run);
                     stderr.WriteLine(run.Status == RunStatus.Ok
                         ? string.Create(CultureInfo.InvariantCulture, $"{prefix} accuracy {run.Accuracy:F4}, valid_loss {run.ValidLoss:F4} ({run.Seconds:F1} s)")
                         : $"{prefix} {run.Status.ToString().ToLowerInvariant()}: {run.Reason}");
                 }
+            }
+            catch (OperationCanceledException)
+            {
+                cancelled = true;
+            }
         }
-        catch (OperationCanceledException)
+        if (x.ShardOf is { } shard)
         {
-            cancelled = true;
+            table.WriteLine($"shard {shard}: {runs.Count} of {shardRuns} runs recorded in {Path.Combine(x.Out!, "results.csv")}" + (cancelled ? "; cancelled: rerun with --resume to finish it" : ""));
+            if (!cancelled) table.WriteLine($"when every shard is done: cadence compare merge --out {x.ExperimentFolder}");
+            if (x.Json) stdout.WriteLine(Json.Serialize(new ShardReport(shard.ToString(), x.Out!, runs.Count, shardRuns, runs.Count == shardRuns)));
+            return cancelled ? ExitCodes.Cancelled : ExitCodes.Ok;
         }
         var summaries = schedules.Select(s => new Summary(s.Label, s.Text, seeds.Count, runs.Where(r => r.Label == s.Label).ToList())).ToList();
         PrintTable(table, summaries, x.TargetAccuracy);

@@ -47,6 +47,7 @@ internal sealed class LrFindSettings : TrainingSettings
     public override void Check(Check check)
     {
         base.Check(check);
+        if (Accumulate > 1) check.Fail("--accumulate", "the range test steps once per batch (it probes one lr per batch); drop it");
         if (GroupLrs is not null && NumbersAttribute.Parse(GroupLrs) is null) return;   // already reported by its rule
         // The library checks what the rules cannot (the end above the start); an option already refused is not named twice.
         foreach (var e in Find.Errors(Find.GroupLrs?.Count ?? 1).Where(e => check.Errors.All(x => x.Parameter != OptionNames.Of(e.Parameter))))

@@ -16,6 +16,23 @@ internal sealed class ScheduleSettings : OutputSettings, IPolicySettings, ICheck
     [CommandOption("--format <FORMAT>", IsHidden = true), OneOf("Old spelling of --json / --csv", "table", "json", "csv")]
     public string? Format { get; set; }
 
+    [CommandOption("--launcher <ENGINE>"), OneOf("With --json: the data-parallel engine that will step the schedule; the JSON says how many scheduler.step() calls it makes per optimizer step (see docs/interop.md)",
+        "ddp", "lightning", "accelerate", "accelerate-split")]
+    public string? Launcher { get; set; }
+
+    [CommandOption("--processes <N>"), Whole(1, 1 << 20, "With --launcher: processes (ranks) of the job")]
+    public long? Processes { get; set; }
+
+    /// <summary>The engine named by <see cref="Launcher"/>.</summary>
+    public Launcher? Engine => Launcher switch
+    {
+        null => null,
+        "ddp" => Schedules.Launcher.Ddp,
+        "lightning" => Schedules.Launcher.Lightning,
+        "accelerate" => Schedules.Launcher.Accelerate,
+        _ => Schedules.Launcher.AccelerateSplitBatches,
+    };
+
     public IReadOnlyDictionary<string, string> Options { get; private set; } = new Dictionary<string, string>();
 
     public void Read(IRemainingArguments remaining, string command) =>
@@ -26,6 +43,9 @@ internal sealed class ScheduleSettings : OutputSettings, IPolicySettings, ICheck
         if (Format == "json") Json = true;
         if (Format == "csv") Csv = true;
         if (Json && Csv) check.Fail("--csv", "give --json or --csv, not both");
+        if (Launcher is not null && !Json) check.Fail("--launcher", "exports for an engine: give --json too");
+        if (Launcher is not null && Processes is null) check.Fail("--processes", "required with --launcher (the job's processes)");
+        if (Processes is not null && Launcher is null) check.Fail("--processes", "only applies with --launcher");
     }
 }
 
@@ -45,7 +65,13 @@ internal sealed class ScheduleCommand(Io io) : CadenceCommand<ScheduleSettings>(
         try { (lr, mom) = schedule.Trace(n); }
         catch (ArgumentOutOfRangeException e) when (e.ParamName == "step") { throw new UsageException("--iterations", e.Message.Split(" (Parameter")[0]); }
         var output = Io.Out;
-        if (s.Json) output.WriteLine(Json.Serialize(ScheduleJson.Of(schedule, n, lr, mom)));
+        if (s.Json)
+        {
+            var json = ScheduleJson.Of(schedule, n, lr, mom);
+            if (s.Engine is { } engine)
+                json = json with { Launcher = s.Launcher, Processes = s.Processes, SchedulerCallsPerStep = LargeBatch.SchedulerCallsPerOptimizerStep(engine, (int)s.Processes!.Value) };
+            output.WriteLine(Json.Serialize(json));
+        }
         else if (s.Csv) WriteCsv(output, lr, mom);
         else ScheduleText.Write(output, schedule, n, lr, mom);
         if (s.Explain) { output.WriteLine(); output.WriteLine(schedule.Describe(n)); }
@@ -79,6 +105,18 @@ internal sealed record ScheduleJson(string Policy, long Iterations, double[] Lr,
     [property: System.Text.Json.Serialization.JsonIgnore(Condition = System.Text.Json.Serialization.JsonIgnoreCondition.WhenWritingNull)] double[][]? LrGroups,
     [property: System.Text.Json.Serialization.JsonIgnore(Condition = System.Text.Json.Serialization.JsonIgnoreCondition.WhenWritingNull)] double[][]? MomentumGroups)
 {
+    /// <summary>The engine the export is for (<c>--launcher</c>), or null.</summary>
+    [System.Text.Json.Serialization.JsonIgnore(Condition = System.Text.Json.Serialization.JsonIgnoreCondition.WhenWritingNull)]
+    public string? Launcher { get; init; }
+
+    /// <summary>Its processes (<c>--processes</c>).</summary>
+    [System.Text.Json.Serialization.JsonIgnore(Condition = System.Text.Json.Serialization.JsonIgnoreCondition.WhenWritingNull)]
+    public long? Processes { get; init; }
+
+    /// <summary>How many times the engine calls <c>scheduler.step()</c> per optimizer step on each process: value t serves calls t·k … t·k + k − 1.</summary>
+    [System.Text.Json.Serialization.JsonIgnore(Condition = System.Text.Json.Serialization.JsonIgnoreCondition.WhenWritingNull)]
+    public int? SchedulerCallsPerStep { get; init; }
+
     public static ScheduleJson Of(Schedule s, long n, double[][] lr, double[][]? mom) =>
         new(s.Policy, n, lr[^1], mom?[^1], lr.Length > 1 ? lr : null, lr.Length > 1 ? mom : null);
 }

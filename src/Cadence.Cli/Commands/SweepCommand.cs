@@ -14,29 +14,23 @@ internal sealed class SweepSettings : ExperimentSettings, IPolicySettings
     [CommandOption("--max-minutes <M>"), Number(0, 1e6, "Bound the whole sweep: the run in progress at M minutes is stopped (not recorded) and the cells not reached are listed", MinOpen = true)]
     public double? MaxMinutes { get; set; }
 
-    [CommandOption("--resume [DIR]"), Description("Continue the sweep in DIR (as --out DIR): skip each (cell, seed) already in DIR/sweep.csv, which must come from the same data, model and optimizer options")]
-    public FlagValue<string>? Resume { get; set; }
-
     public SweepGrid Grid { get; private set; } = null!;
 
-    public bool Resuming => Resume is { IsSet: true };
+    /// <summary>The policy and its options as given (what a merge reruns).</summary>
+    public List<string> PolicyArgs { get; private set; } = [];
 
     public void Read(IRemainingArguments remaining, string command)
     {
         var spec = PolicyChoice.Find(Policy, "POLICY");
         var options = PolicyChoice.FromRemaining(remaining, spec, command, training: true);
         Grid = SweepGrid.Parse(spec.Name, [.. options.Select(kv => (kv.Key, kv.Value))]);
+        PolicyArgs = [spec.Name, .. options.SelectMany(kv => new[] { "--" + kv.Key, kv.Value })];
     }
 
     public override void Check(Check check)
     {
         base.Check(check);
-        if (Resume is { IsSet: true, Value: { } dir })
-        {
-            if (Out is not null && Path.GetFullPath(Out) != Path.GetFullPath(dir)) check.Fail("--resume", $"continues the sweep in {dir}, but --out is {Out}; give one");
-            Out = dir;
-        }
-        if (Resuming && Out is null) check.Fail("--resume", "needs the sweep's folder: --resume DIR");
+        CheckOut(check, "sweep");
     }
 }
 
@@ -57,55 +51,83 @@ internal sealed class SweepCommand(Io io) : CadenceCommand<SweepSettings>(io)
         string setup = x.Setup();
         var seeds = x.Seeds;
         var cells = o.Grid.Cells();
-        ResultsCsv? csv = null;
+        var configurations = cells.Select(c => new ShardConfiguration(c.Label, c.Schedule.Text)).ToList();
+        string? csvPath = x.Out is null ? null : Path.Combine(x.Out, "sweep.csv");
         var rows = new List<RunRecord>();
-        using var outLock = x.Out is null ? null : Outputs.Lock("--out", x.Out);   // before sweep.csv is read: one sweep writes it
-        if (x.Out is not null)
-        {
-            string path = Path.Combine(x.Out, "sweep.csv");
-            if (o.Resuming)
-            {
-                (csv, rows) = ResultsCsv.Resume(path, setup, warning => stderr.WriteLine($"cadence sweep: {warning}"));
-                stderr.WriteLine($"cadence sweep: resuming {path}: {rows.Count} runs already recorded");
-            }
-            else csv = ResultsCsv.Create(path);
-        }
-        using var runner = new ExperimentRunner(x, stderr, "sweep");
-        runner.Plan([.. cells.Select(c => c.Schedule)], seeds[0]);   // every cell is checked before the first run
-        x.Announce(stderr, "sweep");
-        var done = rows.Select(r => (r.Spec, r.Seed)).ToHashSet();
-        var todo = seeds.SelectMany(seed => cells.Select(cell => (Cell: cell, Seed: seed))).Where(t => !done.Contains((t.Cell.Schedule.Text, t.Seed))).ToList();
-        using var deadline = CancellationTokenSource.CreateLinkedTokenSource(ct);
-        if (o.MaxMinutes is { } minutes)
-        {
-            var left = TimeSpan.FromMinutes(minutes) - clock.Elapsed;
-            if (left <= TimeSpan.Zero) deadline.Cancel(); else deadline.CancelAfter(left);
-        }
+        // A shard's identity is checked before anything is written into its folder; then one writer holds --out
+        // (before sweep.csv is read: one sweep writes it).
+        var shardManifest = x.MergeFrom is null && x.ShardOf is not null ? ShardStart.Check(x, "sweep", configurations, $"metric {o.Metric}", o.PolicyArgs) : null;
+        using var outLock = x.Out is null ? null : Outputs.Lock("--out", x.Out);
         var unreached = new List<(SweepCell Cell, long Seed)>();
         bool cancelled = false;
-        int n = 0;
-        foreach (var (cell, seed) in todo)
+        int todoCount = 0;
+        if (x.MergeFrom is { } shards) rows = ShardSet.MergeInto(x, shards, "sweep", "sweep.csv", configurations, $"metric {o.Metric}").Rows;
+        else
         {
-            if (deadline.IsCancellationRequested)
+            ResultsCsv? csv = null;
+            if (x.Out is not null)
             {
-                cancelled |= ct.IsCancellationRequested;
-                unreached.Add((cell, seed));
-                continue;
+                if (o.Resuming)
+                {
+                    (csv, rows) = ResultsCsv.Resume(csvPath!, setup, warning => stderr.WriteLine($"cadence sweep: {warning}"));
+                    stderr.WriteLine($"cadence sweep: resuming {csvPath}: {rows.Count} runs already recorded");
+                }
+                else csv = ResultsCsv.Create(csvPath!);
             }
-            string prefix = string.Create(CultureInfo.InvariantCulture, $"[{++n}/{todo.Count}] {cell.Label} seed {seed}:");
-            RunRecord run;
-            try { run = runner.Run(setup, cell.Schedule, seed, null, prefix, deadline.Token); }
-            catch (OperationCanceledException)
+            using var runner = new ExperimentRunner(x, stderr, "sweep");
+            var plans = runner.Plan([.. cells.Select(c => c.Schedule)], seeds[0]);   // every cell is checked before the first run
+            x.Announce(stderr, "sweep");
+            var done = rows.Select(r => (r.Spec, r.Seed)).ToHashSet();
+            var runs = seeds.SelectMany(seed => cells.Select(cell => (Cell: cell, Seed: seed)));
+            if (shardManifest is not null)
             {
-                cancelled |= ct.IsCancellationRequested;
-                unreached.Add((cell, seed));
-                continue;
+                var mine = ShardStart.Deal(x, shardManifest, plans.ToDictionary(p => p.Key, p => p.Value.Epochs * p.Value.BatchesPerEpoch), plans.Values.First().BatchesPerEpoch)
+                    .Select(r => (r.Label, r.Seed)).ToHashSet();
+                runs = runs.Where(t => mine.Contains((t.Cell.Label, t.Seed)));
             }
-            if (csv is not null) Outputs.Write("--out", csv.Path, () => csv.Append(run));
-            rows.Add(run);
-            stderr.WriteLine(run.Status == RunStatus.Ok
-                ? string.Create(CultureInfo.InvariantCulture, $"{prefix} {o.Metric} {run.Metric(o.Metric):F4} ({run.Seconds:F1} s)")
-                : $"{prefix} {run.Status.ToString().ToLowerInvariant()}: {run.Reason}");
+            var todo = runs.Where(t => !done.Contains((t.Cell.Schedule.Text, t.Seed))).ToList();
+            todoCount = todo.Count;
+            using var deadline = CancellationTokenSource.CreateLinkedTokenSource(ct);
+            if (o.MaxMinutes is { } minutes)
+            {
+                var left = TimeSpan.FromMinutes(minutes) - clock.Elapsed;
+                if (left <= TimeSpan.Zero) deadline.Cancel(); else deadline.CancelAfter(left);
+            }
+            int n = 0;
+            foreach (var (cell, seed) in todo)
+            {
+                if (deadline.IsCancellationRequested)
+                {
+                    cancelled |= ct.IsCancellationRequested;
+                    unreached.Add((cell, seed));
+                    continue;
+                }
+                string prefix = string.Create(CultureInfo.InvariantCulture, $"[{++n}/{todo.Count}] {cell.Label} seed {seed}:");
+                RunRecord run;
+                try { run = runner.Run(setup, cell.Schedule, seed, null, prefix, deadline.Token); }
+                catch (OperationCanceledException)
+                {
+                    cancelled |= ct.IsCancellationRequested;
+                    unreached.Add((cell, seed));
+                    continue;
+                }
+                if (csv is not null) Outputs.Write("--out", csv.Path, () => csv.Append(run));
+                rows.Add(run);
+                stderr.WriteLine(run.Status == RunStatus.Ok
+                    ? string.Create(CultureInfo.InvariantCulture, $"{prefix} {o.Metric} {run.Metric(o.Metric):F4} ({run.Seconds:F1} s)")
+                    : $"{prefix} {run.Status.ToString().ToLowerInvariant()}: {run.Reason}");
+            }
+        }
+        string why = cancelled ? "cancelled" : string.Create(CultureInfo.InvariantCulture, $"--max-minutes {o.MaxMinutes} reached");
+        if (x.ShardOf is { } shard)
+        {
+            var shardReport = new ShardReport(shard.ToString(), x.Out!, rows.Count, rows.Count + unreached.Count, unreached.Count == 0);
+            table.WriteLine($"shard {shard}: {rows.Count} of {rows.Count + unreached.Count} runs recorded in {csvPath}");
+            if (unreached.Count > 0)
+                table.WriteLine($"not reached ({why}): {string.Join("; ", unreached.Select(u => $"{u.Cell.Label} seed {u.Seed}"))}; rerun with --resume to do them");
+            else table.WriteLine($"when every shard is done: cadence sweep merge --out {x.ExperimentFolder}");
+            if (x.Json) stdout.WriteLine(Json.Serialize(shardReport));
+            return cancelled ? ExitCodes.Cancelled : ExitCodes.Ok;
         }
         var seedSet = seeds.ToHashSet();
         var summaries = cells.Select(c => new Summary(c.Label, c.Schedule.Text, seeds.Count,
@@ -113,8 +135,7 @@ internal sealed class SweepCommand(Io io) : CadenceCommand<SweepSettings>(io)
         PrintTables(table, o, cells, summaries);
         if (unreached.Count > 0)
         {
-            string why = cancelled ? "cancelled" : string.Create(CultureInfo.InvariantCulture, $"--max-minutes {o.MaxMinutes} reached");
-            table.WriteLine($"not reached ({why}): {unreached.Count} of {todo.Count} runs; {(x.Out is null ? "rerun" : $"rerun with --resume {x.Out}")} to do them:");
+            table.WriteLine($"not reached ({why}): {unreached.Count} of {todoCount} runs; {(x.Out is null ? "rerun" : $"rerun with --resume {x.Out}")} to do them:");
             foreach (var g in unreached.GroupBy(u => u.Cell.Label))
                 table.WriteLine($"  {g.Key}: seed{(g.Count() > 1 ? "s" : "")} {string.Join(", ", g.Select(u => u.Seed))}");
         }
@@ -122,7 +143,7 @@ internal sealed class SweepCommand(Io io) : CadenceCommand<SweepSettings>(io)
         if (x.Out is { } outDir)
         {
             Outputs.Write("--out", outDir, () => AtomicFile.Write(Path.Combine(outDir, "results.json"), Document(indented: true)));
-            table.WriteLine($"results: {csv!.Path}, {Path.Combine(outDir, "results.json")}");
+            table.WriteLine($"results: {csvPath}, {Path.Combine(outDir, "results.json")}");
         }
         if (x.ChartFolder is { } charts)
         {
@@ -229,3 +250,6 @@ internal sealed class SweepCommand(Io io) : CadenceCommand<SweepSettings>(io)
 
     private sealed record UnreachedJson(string Label, long Seed);
 }
+
+/// <summary>What a shard prints with <c>--json</c>: which shard, where, and how many of its runs are recorded.</summary>
+internal sealed record ShardReport(string Shard, string Out, int Recorded, int Runs, bool Complete);

@@ -34,29 +34,45 @@ internal sealed class ResultsCsv
     public static (ResultsCsv Csv, List<RunRecord> Rows) Resume(string path, string setup, Action<string> warn)
     {
         if (!File.Exists(path) || new FileInfo(path).Length == 0) return (Create(path), []);
+        var (rows, torn) = Read(path, setup, "--resume");
+        if (torn is not null)
+        {
+            warn($"{path}: dropping an incomplete last line (the run was interrupted while writing it): '{torn}'");
+            using var fs = new FileStream(path, FileMode.Open, FileAccess.Write);
+            fs.SetLength(fs.Length - Utf8.GetByteCount(torn));
+        }
+        return (new ResultsCsv(path), rows);
+    }
+
+    /// <summary>
+    /// The runs of an existing file, without changing it, and the text of a last line cut short by a crash (not a run),
+    /// or null. Every row must carry <paramref name="setup"/>; problems are blamed on <paramref name="option"/>.
+    /// </summary>
+    /// <exception cref="UsageException">The file has no header, another header, a malformed row, or another setup.</exception>
+    public static (List<RunRecord> Rows, string? Torn) Read(string path, string setup, string option)
+    {
         var text = File.ReadAllText(path, Utf8);
+        string? torn = null;
         if (!text.EndsWith('\n'))
         {
             int keep = text.LastIndexOf('\n') + 1;
-            if (keep == 0) throw new UsageException("--resume", $"{path} has no complete header line; delete it or choose another --out");
-            warn($"{path}: dropping an incomplete last line (the run was interrupted while writing it): '{text[keep..]}'");
-            using (var fs = new FileStream(path, FileMode.Open, FileAccess.Write)) fs.SetLength(Utf8.GetByteCount(text.AsSpan(0, keep)));
-            text = text[..keep];
+            if (keep == 0) throw new UsageException(option, $"{path} has no complete header line; delete it or choose another --out");
+            (torn, text) = (text[keep..], text[..keep]);
         }
         var lines = text.Split('\n', StringSplitOptions.RemoveEmptyEntries).Select(l => l.TrimEnd('\r')).ToList();
         if (lines[0] != RunRecord.Header)
-            throw new UsageException("--resume", $"{path} has the columns '{lines[0]}', not those this version writes ('{RunRecord.Header}'); choose another --out");
+            throw new UsageException(option, $"{path} has the columns '{lines[0]}', not those this version writes ('{RunRecord.Header}'); choose another --out");
         var rows = new List<RunRecord>();
         for (int i = 1; i < lines.Count; i++)
         {
             RunRecord row;
             try { row = RunRecord.FromCsv(RunRecord.SplitCsv(lines[i])); }
-            catch (FormatException e) { throw new UsageException("--resume", $"{path} line {i + 1}: {e.Message}; fix or delete that line"); }
+            catch (FormatException e) { throw new UsageException(option, $"{path} line {i + 1}: {e.Message}; fix or delete that line"); }
             if (row.Setup != setup)
-                throw new UsageException("--resume", $"{path} line {i + 1} was run with a different setup ('{row.Setup}'; this sweep: '{setup}'); choose another --out");
+                throw new UsageException(option, $"{path} line {i + 1} was run with a different setup ('{row.Setup}'; this sweep: '{setup}'); choose another --out");
             rows.Add(row);
         }
-        return (new ResultsCsv(path), rows);
+        return (rows, torn);
     }
 
     /// <summary>Appends one run and makes it durable before returning.</summary>

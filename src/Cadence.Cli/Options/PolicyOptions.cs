@@ -15,6 +15,9 @@ internal sealed record PolicyChoice(string Label, string Text, string Policy, IR
     /// <summary>Options a training run sets from its data and --epochs: giving them would contradict the data.</summary>
     private const string LengthFromData = "iterations";
 
+    /// <summary>Set by a training run from --bs × --accumulate.</summary>
+    private const string BatchFromData = "batch-size";
+
     /// <summary>The catalog's fine-tune entry: previewed by <c>schedule fine-tune</c>, trained only by <c>fit --fine-tune</c> (two fits, freezing between).</summary>
     public static PolicySpec FineTuneSpec { get; } = PolicyCatalog.Find("fine-tune");
 
@@ -88,10 +91,11 @@ internal sealed record PolicyChoice(string Label, string Text, string Policy, IR
     private static void CheckName(PolicySpec spec, string key, string shown, string command, bool training)
     {
         if (training && key == LengthFromData) throw new UsageException(shown, "the length comes from --epochs and the data; drop it");
+        if (training && key == BatchFromData) throw new UsageException(shown, "the batch comes from --bs × --accumulate; drop it");
         var names = spec.Options.Concat(PolicyCatalog.Common).Select(o => o.Name).ToList();
         if (training && spec == FineTuneSpec)
         {
-            var own = names.Where(n => !FineTuneFromRun.Contains(n) && n is not ("iterations" or "momentum" or "optimizer")).Select(n => "--" + n).ToList();
+            var own = names.Where(n => !FineTuneFromRun.Contains(n) && n is not ("iterations" or "momentum" or "optimizer" or "scale-lr-from" or "batch-size" or "scale-warmup-epochs" or "scale-warmup-steps")).Select(n => "--" + n).ToList();
             if (FineTuneFromRun.Contains(key))
                 throw new UsageException(shown, "comes from the model and the data with --fine-tune (--fine-tune EPOCHS gives the epochs)");
             if (!own.Contains(shown))
@@ -116,10 +120,11 @@ internal sealed record PolicyChoice(string Label, string Text, string Policy, IR
     /// the usual intent); for fastai 0.7's <c>fit</c> the lr of <c>cadence fit</c> (0.01) and, without cycle-len or
     /// cycles, one one-epoch cycle per epoch (N epochs at a constant lr).
     /// </summary>
-    public Dictionary<string, string> Defaults(long batchesPerEpoch, int? epochs)
+    public Dictionary<string, string> Defaults(long batchesPerEpoch, int? epochs, long? effectiveBatch = null)
     {
         string bpe = batchesPerEpoch.ToString(CultureInfo.InvariantCulture);
         var defaults = new Dictionary<string, string> { ["batches-per-epoch"] = bpe, ["steps-per-epoch"] = bpe };
+        if (effectiveBatch is { } batch) defaults[BatchFromData] = batch.ToString(CultureInfo.InvariantCulture);
         if (Policy == "fit") defaults["lr"] = "0.01";
         if (epochs is { } e)
         {
@@ -132,15 +137,16 @@ internal sealed record PolicyChoice(string Label, string Text, string Policy, IR
     }
 
     /// <summary>
-    /// Builds the schedule for data with <paramref name="batchesPerEpoch"/> batches per epoch. Without
+    /// Builds the schedule for data with <paramref name="batchesPerEpoch"/> optimizer steps per epoch and
+    /// <paramref name="effectiveBatch"/> samples per step (for the large-batch rule). Without
     /// <paramref name="epochs"/>, a policy with a length of its own sets the number of epochs, which must then be whole.
     /// </summary>
     /// <exception cref="UsageException">The length cannot be reconciled with --epochs and the data.</exception>
     /// <exception cref="ScheduleValidationException">An option value is invalid.</exception>
-    public (Schedule Schedule, int Epochs) Build(long batchesPerEpoch, int? epochs)
+    public (Schedule Schedule, int Epochs) Build(long batchesPerEpoch, int? epochs, long? effectiveBatch = null)
     {
         Schedule schedule;
-        try { schedule = PolicyCatalog.Create(Policy, Options, Defaults(batchesPerEpoch, epochs)); }
+        try { schedule = PolicyCatalog.Create(Policy, Options, Defaults(batchesPerEpoch, epochs, effectiveBatch)); }
         catch (ScheduleValidationException error) when (epochs is null
             && error.Errors.FirstOrDefault(x => x.Parameter is "epochs" or "total_steps" or "t_max") is { } missing)
         {

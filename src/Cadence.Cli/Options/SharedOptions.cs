@@ -91,6 +91,12 @@ internal class TrainingSettings : OutputSettings, ICheckedSettings
     [CommandOption("--bs <N>"), Whole(1, 1 << 20, "Batch size"), DefaultValue(64L)]
     public long BatchSize { get; set; } = 64;
 
+    [CommandOption("--accumulate <N>"), Whole(1, 4096, "Batches per optimizer step (gradient accumulation): the schedule counts optimizer steps, the effective batch is --bs × N"), DefaultValue(1L)]
+    public long Accumulate { get; set; } = 1;
+
+    /// <summary>Samples per optimizer step: what a large-batch rule scales the learning rate by.</summary>
+    public long EffectiveBatch => BatchSize * Accumulate;
+
     [CommandOption("--opt <NAME>"), OneOf("Optimizer: SGD with momentum 0.9, or AdamW", "sgd", "adamw"), DefaultValue("sgd")]
     public string Opt { get; set; } = "sgd";
 
@@ -235,6 +241,7 @@ internal class TrainingSettings : OutputSettings, ICheckedSettings
         parts.Add(new("model", Model ?? "auto"));
         if (Weights is not null) parts.Add(new("weights", Full(Weights)));
         parts.Add(new("bs", BatchSize.ToString(CultureInfo.InvariantCulture)));
+        if (Accumulate > 1) parts.Add(new("accumulate", Accumulate.ToString(CultureInfo.InvariantCulture)));   // absent at 1: older results files stay valid
         parts.Add(new("opt", Opt));
         parts.Add(new("wd", Wd is { } wd ? NumberFormat.Exact(wd) : "default"));
         parts.Add(new("epochs", epochs is { } e ? e.ToString(CultureInfo.InvariantCulture) : "auto"));

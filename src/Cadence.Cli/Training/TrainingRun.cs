@@ -30,7 +30,10 @@ internal sealed class TrainingRun : IDisposable
 
     public string ModelName { get; }
 
-    public long BatchesPerEpoch => Data.Train.BatchCount;
+    /// <summary>Optimizer steps per epoch (batches, or groups of --accumulate batches): what schedules are built for.</summary>
+    public long BatchesPerEpoch => Learner.StepsPerEpoch;
+
+    private long _effectiveBatch;
 
     /// <summary>
     /// What <c>--weights</c> may adapt in each model: the head replaced for another number of classes, and the first
@@ -83,8 +86,11 @@ internal sealed class TrainingRun : IDisposable
                 log?.Say($"--aug {preset}: every training batch {Describe(augmenter.Options)} (seeded; validation batches are not augmented)");
             }
             var learn = new Learner(spec.Model, loaders, optimizer: t.Optimizer(), metrics: [new Accuracy(), new ErrorRate()],
-                layerGroups: spec.LayerGroups, callbacks: all, device: device);
-            return new TrainingRun(learn, loaders, modelName, ownsData, augmenter);
+                layerGroups: spec.LayerGroups, callbacks: all, device: device)
+            {
+                AccumulationSteps = (int)t.Accumulate,
+            };
+            return new TrainingRun(learn, loaders, modelName, ownsData, augmenter) { _effectiveBatch = t.EffectiveBatch };
         }
         catch
         {
@@ -114,7 +120,7 @@ internal sealed class TrainingRun : IDisposable
     /// <param name="source">What to blame in messages (<c>--schedule</c>, <c>SCHEDULE 'clr'</c>).</param>
     public (Schedule Schedule, int Epochs) Plan(PolicyChoice policy, int? epochs, string source)
     {
-        var (schedule, n) = policy.Build(BatchesPerEpoch, epochs);
+        var (schedule, n) = policy.Build(BatchesPerEpoch, epochs, _effectiveBatch);
         int groups = Learner.LayerGroups.Count;
         if (schedule.Groups != 1 && schedule.Groups != groups)
             throw new UsageException(source, $"the {policy.Policy} schedule has {schedule.Groups} learning rates but {ModelName} has {groups} layer groups; give one, or one per group");

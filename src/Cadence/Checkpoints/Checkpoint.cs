@@ -39,6 +39,9 @@ public sealed record CheckpointInfo(string Path, string Kind, TrainingPosition P
 {
     /// <summary>The device it was written on (<c>cpu</c>, <c>cuda:0</c> …), or null for a checkpoint older than devices.</summary>
     public string? Device { get; init; }
+
+    /// <summary>Batches per optimizer step of the fit (<see cref="Learner.AccumulationSteps"/>; 1 for a checkpoint older than accumulation).</summary>
+    public int AccumulationSteps { get; init; } = 1;
 }
 
 /// <summary>
@@ -61,7 +64,7 @@ public static partial class Checkpoint
     public const string DirectoryName = "checkpoints";
 
     private const string ModelFile = "model.dat", OptimizerFile = "optimizer.dat", StateFile = "state.json", HistoryFile = "history.json",
-        RngFile = "rng.bin", CudaRngFile = "rng_cuda.bin", LoaderFile = "loader.bin";
+        RngFile = "rng.bin", CudaRngFile = "rng_cuda.bin", LoaderFile = "loader.bin", GradientsFile = "gradients.bin";
 
     private const int Format = 1;
 
@@ -134,6 +137,8 @@ public static partial class Checkpoint
             (StateFile, s => WriteState(s, learner, at, kind, configuration, states)),
         };
         if (cudaRng is not null) files.Insert(3, (CudaRngFile, s => s.Write(cudaRng)));
+        // Between two batches of one accumulation group the gradients summed so far are part of the state.
+        if (!learner.AtStepBoundary && at == learner.Position) files.Add((GradientsFile, s => WriteGradients(s, learner.Model.parameters())));
         return CheckpointStore.Write(directory, name, files);
     }
 
@@ -167,6 +172,8 @@ public static partial class Checkpoint
             ?? throw new CheckpointException(statePath, $"cannot restore the state of optimizer {learner.Optimizer.GetType().Name}");
         if (state.Optimizer != optimizer.GetType().Name)
             throw new CheckpointException(statePath, $"saved with optimizer {state.Optimizer}, the learner uses {optimizer.GetType().Name}");
+        if (state.Info.AccumulationSteps != learner.AccumulationSteps)
+            throw new CheckpointException(statePath, $"saved with {state.Info.AccumulationSteps} batches per optimizer step, the learner accumulates {learner.AccumulationSteps}");
         if (state.Info.BatchesPerEpoch != learner.Data.Train.BatchCount)
             throw new CheckpointException(statePath, $"saved with {state.Info.BatchesPerEpoch} batches per epoch, the learner's data has {learner.Data.Train.BatchCount}");
         var history = ReadHistory(Path.Combine(path, HistoryFile), Need(path, files, HistoryFile));
@@ -180,10 +187,12 @@ public static partial class Checkpoint
         byte[] rng = Need(path, files, RngFile);
         byte[]? cudaRng = CudaRngToRestore(files.GetValueOrDefault(CudaRngFile), learner.Device);
         byte[] model = Need(path, files, ModelFile), optimizerState = Need(path, files, OptimizerFile);
+        byte[]? gradients = files.GetValueOrDefault(GradientsFile);
 
         // Everything is verified and compatible: load. Outside any dispose scope, so TorchSharp's loaded tensors live on.
         using (var r = new BinaryReader(new MemoryStream(model, writable: false))) learner.Model.load(r);
         using (var r = new BinaryReader(new MemoryStream(optimizerState, writable: false))) optimizer.load_state_dict(r);
+        if (gradients is not null) ReadGradients(Path.Combine(path, GradientsFile), gradients, learner.Model.parameters());
         int frozen = state.Frozen.TakeWhile(f => f).Count();
         learner.FreezeTo(frozen);
         learner.Recorder.Restore(history);
@@ -304,6 +313,7 @@ public static partial class Checkpoint
         w.WriteBoolean("order_drawn", at.OrderDrawn);
         w.WriteNumber("epochs", learner.Epochs);
         w.WriteNumber("batches_per_epoch", learner.Data.Train.BatchCount);
+        w.WriteNumber("accumulation_steps", learner.AccumulationSteps);
         w.WriteNumber("threads", torch.get_num_threads());
         w.WriteString("device", learner.Device.ToString());
         w.WriteString("schedule", learner.Schedule?.Reference ?? "");
@@ -352,6 +362,7 @@ public static partial class Checkpoint
                 config.ValueKind == JsonValueKind.Null ? null : config.GetRawText(), r.GetProperty("created").GetDateTimeOffset())
             {
                 Device = r.TryGetProperty("device", out var device) ? device.GetString() : null,
+                AccumulationSteps = r.TryGetProperty("accumulation_steps", out var accumulation) ? accumulation.GetInt32() : 1,
             };
             var tensors = r.GetProperty("tensors").EnumerateArray()
                 .Select(t => (t.GetProperty("name").GetString()!, t.GetProperty("shape").EnumerateArray().Select(d => d.GetInt64()).ToArray()))
@@ -364,6 +375,48 @@ public static partial class Checkpoint
         catch (Exception e) when (e is JsonException or KeyNotFoundException or InvalidOperationException or FormatException)
         {
             throw new CheckpointException(file, $"unreadable: {e.Message}");
+        }
+    }
+
+    // ---- gradients.bin: the gradients of an unfinished accumulation group ----
+
+    // Per parameter, in the model's order: 0 (no gradient), or 1, the element count and the values as float64 (exact
+    // for float32, float16 and bfloat16 gradients).
+    private static void WriteGradients(Stream s, IEnumerable<Parameter> parameters)
+    {
+        using var w = new BinaryWriter(s, Encoding.UTF8, leaveOpen: true);
+        using var scope = NewDisposeScope();
+        foreach (var p in parameters)
+        {
+            if (p.grad is not { } grad) { w.Write((byte)0); continue; }
+            var values = grad.detach().to_type(ScalarType.Float64).cpu().data<double>().ToArray();
+            w.Write((byte)1);
+            w.Write((long)values.Length);
+            foreach (var v in values) w.Write(v);
+        }
+    }
+
+    private static void ReadGradients(string file, byte[] bytes, IEnumerable<Parameter> parameters)
+    {
+        using var r = new BinaryReader(new MemoryStream(bytes, writable: false));
+        try
+        {
+            foreach (var p in parameters)
+            {
+                if (r.ReadByte() == 0) { p.grad = null!; continue; }
+                long count = r.ReadInt64();
+                if (count != p.numel()) throw new CheckpointException(file, $"holds {count} gradient values for a parameter of {p.numel()}");
+                var values = new double[count];
+                for (long i = 0; i < count; i++) values[i] = r.ReadDouble();
+                using var scope = NewDisposeScope();
+                var grad = torch.tensor(values).reshape(p.shape).to_type(p.dtype).to(p.device);
+                if (p.grad is { } current) { using (no_grad()) current.copy_(grad); }
+                else p.grad = grad.DetachFromDisposeScope();
+            }
+        }
+        catch (EndOfStreamException)
+        {
+            throw new CheckpointException(file, "truncated");
         }
     }
 

@@ -164,7 +164,7 @@ public sealed class CheckpointCallback : Callback, ICheckpointState
     {
         ArgumentNullException.ThrowIfNull(learner);
         long it = learner.Iteration;
-        if (it == 0) return;
+        if (it == 0 || !learner.AtStepBoundary) return;   // with gradient accumulation, once per step: after its group
         if (Options.EveryIterations > 0 && it % Options.EveryIterations == 0) SaveRolling(learner, "iteration");
         if (Options.CycleSaveName is { } name && _cycleEnds.Contains(it))
         {

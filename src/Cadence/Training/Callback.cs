@@ -87,9 +87,12 @@ public abstract class Callback
     public virtual void AfterLossRead(Learner learner, BatchLoss loss) { }
     /// <summary>After the loss is computed (<see cref="Learner.Loss"/> is set), before the backward pass.</summary>
     public virtual void AfterLoss(Learner learner) { }
-    /// <summary>After the backward pass (gradients are available; clip them here).</summary>
+    /// <summary>
+    /// After the backward pass (gradients are available; clip them here). With <see cref="Learner.AccumulationSteps"/>
+    /// above 1, once per optimizer step: after the backward pass of the group's last batch, when its gradients are summed.
+    /// </summary>
     public virtual void AfterBackward(Learner learner) { }
-    /// <summary>After the schedule's values were written into the optimizer, just before its step.</summary>
+    /// <summary>After the schedule's values were written into the optimizer, just before its step (once per group of accumulated batches).</summary>
     public virtual void BeforeStep(Learner learner) { }
     /// <summary>After the optimizer step.</summary>
     public virtual void AfterStep(Learner learner) { }

@@ -26,7 +26,7 @@ public static class FineTuneExtensions
         double pctStart = 0.3, double div = 5, CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(learner);
-        return learner.FineTune(Schedules.FineTune.Plan(learner.LayerGroups.Count, epochs, learner.Data.Train.BatchCount, baseLr, freezeEpochs, lrMult, pctStart, div),
+        return learner.FineTune(Schedules.FineTune.Plan(learner.LayerGroups.Count, epochs, learner.StepsPerEpoch, baseLr, freezeEpochs, lrMult, pctStart, div),
             cancellationToken);
     }
 

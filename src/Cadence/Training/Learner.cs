@@ -148,6 +148,40 @@ public sealed class Learner : IDisposable
 
     private int? _validationBatchSize;
 
+    /// <summary>
+    /// Micro-batches per optimizer step (gradient accumulation; ≥ 1, default 1). The gradients of a group of this many
+    /// consecutive training batches are summed, each batch's loss weighted by its share of the group's samples, so the
+    /// step sees the mean loss over the effective batch — exactly what one batch of all the group's samples would give
+    /// (up to rounding, and for models whose forward pass does not mix samples: BatchNorm's statistics see each
+    /// micro-batch alone). The schedule counts optimizer steps, as Hugging Face's Trainer and accelerate do (fastai 0.7
+    /// and v2 count batches): an epoch of B batches takes ⌈B / N⌉ steps (<see cref="StepsPerEpoch"/>), its last group
+    /// possibly shorter, and <see cref="Iteration"/> counts steps. Gradient callbacks (<see cref="Callback.AfterBackward"/>)
+    /// and the step events run once per group, after its last micro-batch.
+    /// </summary>
+    /// <exception cref="ArgumentOutOfRangeException">Below 1.</exception>
+    /// <exception cref="InvalidOperationException">Set while a fit runs.</exception>
+    public int AccumulationSteps
+    {
+        get => _accumulationSteps;
+        set
+        {
+            if (_fitting) throw new InvalidOperationException("cannot change AccumulationSteps while Fit is running");
+            _accumulationSteps = value >= 1 ? value : throw new ArgumentOutOfRangeException(nameof(value), value, "must be ≥ 1");
+        }
+    }
+
+    private int _accumulationSteps = 1;
+
+    /// <summary>Optimizer steps per epoch: ⌈training batches / <see cref="AccumulationSteps"/>⌉ (what a schedule's epoch is made of).</summary>
+    public long StepsPerEpoch => (Data.Train.BatchCount + _accumulationSteps - 1) / _accumulationSteps;
+
+    /// <summary>
+    /// Whether no accumulated gradient is pending: the done batches of the epoch end a group of
+    /// <see cref="AccumulationSteps"/> (always true without accumulation). A checkpoint taken elsewhere also keeps the
+    /// gradients summed so far, so a resume mid-group is exact.
+    /// </summary>
+    public bool AtStepBoundary => BatchesDone % _accumulationSteps == 0 || BatchesDone == Data.Train.BatchCount;
+
     /// <summary>The data.</summary>
     public DataLoaders Data { get; }
 
@@ -340,7 +374,7 @@ public sealed class Learner : IDisposable
         UseClr? useClr = null, UseClrBeta? useClrBeta = null, CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(lr);
-        var schedule = FastAi07.Fit(lr, Data.Train.BatchCount, cycles, cycleLen, cycleMult, useClr, useClrBeta);
+        var schedule = FastAi07.Fit(lr, StepsPerEpoch, cycles, cycleLen, cycleMult, useClr, useClrBeta);
         long epochs = FastAi07.Epochs(cycles, cycleLen, cycleMult);
         if (epochs > int.MaxValue) throw new ArgumentOutOfRangeException(nameof(cycles), epochs, "too many epochs");
         return Fit(schedule, (int)epochs, cancellationToken);
@@ -357,12 +391,12 @@ public sealed class Learner : IDisposable
     /// </summary>
     public FitResult FitOneCycle(int epochs, IReadOnlyList<double> lrMax, double div = 25, double divFinal = 1e5, double pctStart = 0.25,
         IReadOnlyList<double>? moms = null, CancellationToken cancellationToken = default) =>
-        Fit(FastAi.FitOneCycle(lrMax, epochs, Data.Train.BatchCount, div, divFinal, pctStart, moms), epochs, cancellationToken);
+        Fit(FastAi.FitOneCycle(lrMax, epochs, StepsPerEpoch, div, divFinal, pctStart, moms), epochs, cancellationToken);
 
     /// <summary>fastai v2 <c>learn.fit_flat_cos(n_epoch, lr, div_final=1e5, pct_start=0.75)</c> (see <see cref="FastAi.FitFlatCos"/>).</summary>
     public FitResult FitFlatCos(int epochs, IReadOnlyList<double> lr, double divFinal = 1e5, double pctStart = 0.75,
         CancellationToken cancellationToken = default) =>
-        Fit(FastAi.FitFlatCos(lr, epochs, Data.Train.BatchCount, divFinal, pctStart), epochs, cancellationToken);
+        Fit(FastAi.FitFlatCos(lr, epochs, StepsPerEpoch, divFinal, pctStart), epochs, cancellationToken);
 
     /// <summary>
     /// fastai v2 <c>learn.fit_sgdr(n_cycles, cycle_len, lr_max, cycle_mult=2)</c> (see <see cref="FastAi.FitSgdr"/>):
@@ -370,14 +404,14 @@ public sealed class Learner : IDisposable
     /// </summary>
     public FitResult FitSgdr(int nCycles, int cycleLen, IReadOnlyList<double> lrMax, int cycleMult = 2, CancellationToken cancellationToken = default)
     {
-        var schedule = FastAi.FitSgdr(lrMax, nCycles, cycleLen, Data.Train.BatchCount, cycleMult);
-        return Fit(schedule, checked((int)(schedule.Length!.Value / Data.Train.BatchCount)), cancellationToken);
+        var schedule = FastAi.FitSgdr(lrMax, nCycles, cycleLen, StepsPerEpoch, cycleMult);
+        return Fit(schedule, checked((int)(schedule.Length!.Value / StepsPerEpoch)), cancellationToken);
     }
 
     /// <summary>
     /// Trains <paramref name="epochs"/> epochs with any schedule: step t of the schedule is the t-th optimizer step of
-    /// this fit. The schedule has one group, applied to every layer group, or one group per layer group. A schedule
-    /// without momentum leaves the optimizer's momentum / β1 alone. After <c>Checkpoint.Restore</c> (see
+    /// this fit (an epoch is <see cref="StepsPerEpoch"/> steps). The schedule has one group, applied to every layer
+    /// group, or one group per layer group. A schedule without momentum leaves the optimizer's momentum / β1 alone. After <c>Checkpoint.Restore</c> (see
     /// <see cref="StartAt"/>) the fit continues from the checkpoint's position instead of step 0.
     /// </summary>
     /// <exception cref="ArgumentException">The schedule's groups or length do not match the learner and the epochs.</exception>
@@ -387,15 +421,16 @@ public sealed class Learner : IDisposable
         ArgumentNullException.ThrowIfNull(schedule);
         if (epochs < 1) throw new ArgumentOutOfRangeException(nameof(epochs), epochs, "must be ≥ 1");
         if (_fitting) throw new InvalidOperationException("Fit is already running on this learner");
-        long batches = Data.Train.BatchCount;
+        long batches = Data.Train.BatchCount, steps = StepsPerEpoch;
         if (batches < 1) throw new ArgumentException("the training data has no batch (fewer samples than one batch with dropLast)");
-        long total = checked(epochs * batches);
+        long total = checked(epochs * steps);
         if (schedule.Groups != 1 && schedule.Groups != LayerGroups.Count)
             throw new ArgumentException(
                 $"the schedule has {schedule.Groups} learning rates but the model has {LayerGroups.Count} layer groups; give one lr, or one per layer group", nameof(schedule));
         if (schedule.Length is { } len && len != total)
             throw new ArgumentException(
-                $"the schedule is {len} steps long but {epochs} epochs of {batches} batches take {total} steps; build it for {batches} batches per epoch", nameof(schedule));
+                $"the schedule is {len} steps long but {epochs} epochs of {steps} {(steps == batches ? "batches" : "steps")} take {total} steps; build it for {steps} " +
+                (steps == batches ? "batches per epoch" : $"steps per epoch ({batches} batches, {_accumulationSteps} per step)"), nameof(schedule));
         if (schedule.StepLimit is { } limit && limit < total - 1)
             throw new ArgumentException($"the schedule is defined up to step {limit} but the fit needs {total} steps: {schedule.StepLimitReason}", nameof(schedule));
         var start = StartAt;
@@ -485,6 +520,12 @@ public sealed class Learner : IDisposable
         ReadLosses();   // the epoch's figures (train loss, checkpoints) need them all
     }
 
+    private long SamplesIn(long batch)
+    {
+        var train = Data.Train;
+        return train.DropLast ? train.BatchSize : Math.Min(train.BatchSize, train.Dataset.Count - batch * train.BatchSize);
+    }
+
     private static double LastLr(HyperParamWriter writer) => writer.GetLr(writer.Groups - 1);
 
     private void OneBatch()
@@ -495,8 +536,23 @@ public sealed class Learner : IDisposable
         if (_lossReadInterval == 1) Read(LossTensor.item<float>(), new BatchLoss(Epoch, Batch, Iteration, 0));
         else _pending.Add(new PendingLoss(LossTensor.detach().DetachFromDisposeScope(), new BatchLoss(Epoch, Batch, Iteration, 0)));
         Each(static (c, l) => c.AfterLoss(l));
-        Optimizer.zero_grad();
-        LossTensor.backward();
+        // A group of AccumulationSteps batches makes one step; a resume mid-group starts with the checkpoint's gradients.
+        long groupStart = Batch - Batch % _accumulationSteps, batches = Data.Train.BatchCount;
+        long groupEnd = Math.Min(groupStart + _accumulationSteps, batches);
+        if (Batch == groupStart) Optimizer.zero_grad();
+        if (groupEnd - groupStart == 1) LossTensor.backward();
+        else
+        {
+            // Each batch's mean loss weighted by its share of the group's samples: the mean over the effective batch.
+            long samples = 0;
+            for (long b = groupStart; b < groupEnd; b++) samples += SamplesIn(b);
+            (LossTensor * ((double)SamplesIn(Batch) / samples)).backward();
+        }
+        if (Batch + 1 < groupEnd)
+        {
+            BatchesDone = Batch + 1;
+            return;
+        }
         Each(static (c, l) => c.AfterBackward(l));
         _schedule!.At(Iteration, _lr, _schedule.HasMomentum ? _mom : Span<double>.Empty);
         writer.Write(_lr, _schedule.HasMomentum ? _mom : ReadOnlySpan<double>.Empty, _notWritten);
@@ -632,17 +688,17 @@ public sealed class Learner : IDisposable
     /// <summary>
     /// Trains <paramref name="epochs"/> epochs of <paramref name="schedule"/> for an LR range test: only the callbacks
     /// that run during one (<see cref="Callback.RunsDuringLrFind"/>) and <paramref name="finder"/>, no progress reports,
-    /// no resume; afterwards the learner's counters, results, callbacks and pending resume are what they were (the
-    /// model and optimizer are the caller's to restore).
+    /// no resume, no gradient accumulation (the test probes one batch per lr); afterwards the learner's counters,
+    /// results, callbacks and pending resume are what they were (the model and optimizer are the caller's to restore).
     /// </summary>
     internal void RunRangeTest(Schedule schedule, int epochs, Callback finder, CancellationToken cancellationToken)
     {
         if (_fitting) throw new InvalidOperationException("Fit is already running on this learner");
         var saved = (_callbacks, Progress, StartAt, _onResume, _schedule, _lr, _mom, Epochs, Epoch, Iteration, Batch, BatchesDone, _epochEnded, _orderDrawn,
-            Training, Loss, ValidLoss, MetricValues, StopReason);
+            Training, Loss, ValidLoss, MetricValues, StopReason, _accumulationSteps);
         _callbacks = Ordered(_callbacks.Where(c => c.RunsDuringLrFind).Append(finder));
         Progress = null;
-        (StartAt, _onResume) = (null, null);
+        (StartAt, _onResume, _accumulationSteps) = (null, null, 1);
         try
         {
             RunFit(schedule, epochs, null, cancellationToken);
@@ -650,7 +706,7 @@ public sealed class Learner : IDisposable
         finally
         {
             (_callbacks, Progress, StartAt, _onResume, _schedule, _lr, _mom, Epochs, Epoch, Iteration, Batch, BatchesDone, _epochEnded, _orderDrawn,
-                Training, Loss, ValidLoss, MetricValues, StopReason) = saved;
+                Training, Loss, ValidLoss, MetricValues, StopReason, _accumulationSteps) = saved;
         }
     }
 
