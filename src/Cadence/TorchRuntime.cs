@@ -22,6 +22,7 @@ public static partial class TorchRuntime
     public static void Configure(long? seed = null, int? threads = null)
     {
         SetNativeEnvironment();
+        ApplyMklOverride();   // before libtorch loads: see TorchRuntime.Mkl.cs
         EnsureLibTorch();
         if (threads is < 1) throw new ArgumentOutOfRangeException(nameof(threads), threads, "must be ≥ 1");
         ApplyTorchSettings(seed, threads);
