@@ -18,6 +18,8 @@ import sys
 import tempfile
 import time
 
+import harness_fast
+
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 RID = "bin/Release/net10.0/linux-x64"
 TRAINBENCH = os.path.join(ROOT, "bench/TrainBench", RID, "TrainBench")
@@ -402,6 +404,7 @@ def markdown(results):
                 h = s[f"to_{target:.2f}"]
                 cells.append(f"{h['epochs']} / {h['seconds']} ({h['reached']}/{h['of']} seeds)" if h["reached"] else "not reached")
             lines.append(f"| {TTA_LABELS[policy]} | {s['epochs_run']} | {cells[0]} | {cells[1]} | {s['final_accuracy']:.4f} |")
+    lines += harness_fast.markdown(results)
     if results["skipped"]:
         lines += ["", "Skipped in this run: " + "; ".join(results["skipped"]) + "."]
     lines += ["", "Raw numbers: `bench/results/training.json`. Reproduce: `make bench` (`QUICK=1` plumbing check, `FULL=1` full epochs, "
@@ -438,7 +441,7 @@ def main():
     g.add_argument("--quick", action="store_true", help="plumbing check: tiny sizes, 1 repetition (≈ 5 min)")
     g.add_argument("--full", action="store_true", help="full CNN epochs, CNN memory, 3 seeds × 10 epochs of time to accuracy (hours)")
     ap.add_argument("--reps", type=int, help="override the number of repetitions")
-    ap.add_argument("--stages", default="throughput,floor,profile,memory,tta", help="comma-separated subset of stages")
+    ap.add_argument("--stages", default="throughput,floor,profile,memory,tta,mkl,fast", help="comma-separated subset of stages")
     ap.add_argument("--docs", choices=["auto", "yes", "no"], default="auto", help="regenerate docs (auto: not in quick mode)")
     ap.add_argument("--docs-from", metavar="JSON", help="only regenerate docs from a results file")
     a = ap.parse_args()
@@ -503,12 +506,22 @@ def main():
             results["skipped"].append(f"time to accuracy with 3 seeds and a 10-epoch budget (FULL=1; this run: "
                                       f"{len(cfg['tta']['seeds'])} seed, {cfg['tta']['budget']}-epoch budget)")
 
-    what_fn = {"throughput": do_throughput, "floor": do_floor, "profile": do_profile, "memory": do_memory, "tta": do_tta}
+    def do_mkl():
+        results["mkl"] = harness_fast.mkl(mode, TRAINBENCH, log)
+
+    def do_fast():
+        peer_env = cs["pytorch_openblas"][2] if "pytorch_openblas" in cs else {}
+        results["fast"] = harness_fast.fast(mode, CADENCE, PYTHON, PEER if "pytorch" in cs else None, peer_env, log)
+
+    what_fn = {"throughput": do_throughput, "floor": do_floor, "profile": do_profile, "memory": do_memory, "tta": do_tta,
+               "mkl": do_mkl, "fast": do_fast}
     stage("throughput", f"throughput, {cfg['reps']} repetition(s) of {', '.join(cs)} on MLP and CNN")
     stage("floor", "compute floor (FLOPs from the architecture; sgemm and per-layer rates)")
     stage("profile", "phase profile of the Learner")
     stage("memory", "RSS over epochs (Learner)")
     stage("tta", "time to 90% / 91% test accuracy (CNN, cadence fit)")
+    stage("mkl", "MKL override on AMD: Learner throughput with it off and on, numerics, binding")
+    stage("fast", "time to 91%: the fast recipe, the demo and the PyTorch 1cycle CNN")
     if mode != "full":
         results["skipped"].append("full CNN epochs in the throughput stage (FULL=1; this run times "
                                   f"{cfg['train_images']['cnn']:,} images per CNN run)")
@@ -517,7 +530,7 @@ def main():
             log(f"bench: {name}: {r['error']}")
     results["load_after"] = loadavg()
     results["elapsed_minutes"] = round((time.time() - started) / 60, 1)
-    results["checks"] = checks(results)
+    results["checks"] = checks(results) + harness_fast.mkl_checks(results.get("mkl", {})) + harness_fast.fast_checks(results.get("fast", {}))
     out = os.path.join(ROOT, "bench/results", "training-quick.json" if mode == "quick" else "training.json")
     write_atomic(out, json.dumps(results, indent=1) + "\n")
     log(f"bench: wrote {os.path.relpath(out, ROOT)} ({results['elapsed_minutes']} min)")

@@ -62,6 +62,7 @@ internal static class Runs
         o.Long("threads", 2);
         long trainImages = o.Long("train-images", 60000);
         string data = o.String("data", IdxImages.FashionMnistDirectory);
+        bool probe = o.Bool("probe", false);
         o.String("out", "");
         o.String("label", "");
         o.CheckAllUsed();
@@ -76,7 +77,7 @@ internal static class Runs
             train = part;
         }
         double loadSeconds = loadClock.Elapsed.TotalSeconds;
-        var timer = new EpochLog(recipe.AveragingDecay is not null);
+        var timer = new EpochLog(recipe.AveragingDecay is not null, probe);
         manual_seed(seed);
         var (learner, schedule, epochs) = recipe.CreateLearner(train, valid, seed, [timer]);
         using var _ = learner;
@@ -184,11 +185,11 @@ internal static class Runs
 
     /// <summary>
     /// Per epoch: training seconds (BeforeEpoch → BeforeValidate), the learner's validation (seconds, accuracy, loss),
-    /// and extra evaluations of the same weights that cost no training run: accuracy without and with flip TTA
+    /// and with --probe extra evaluations of the same weights that cost no training run: accuracy without and with flip TTA
     /// (every epoch) and with flip + 1-pixel shifts (last epoch), on the averaged weights when the recipe averages
     /// (BeforeValidate, after the swap) and on the raw weights (AfterValidate, after the swap back).
     /// </summary>
-    private sealed class EpochLog(bool averaging) : Callback
+    private sealed class EpochLog(bool averaging, bool probe) : Callback
     {
         private readonly Stopwatch _clock = new();
         public List<double> Train { get; } = [];
@@ -202,7 +203,7 @@ internal static class Runs
         public override void BeforeValidate(Learner learner)
         {
             Train.Add(_clock.Elapsed.TotalSeconds);
-            Evaluate(learner, averaging ? "avg" : "raw");
+            if (probe) Evaluate(learner, averaging ? "avg" : "raw");
             _clock.Restart();
         }
 
@@ -211,7 +212,7 @@ internal static class Runs
             Valid.Add(_clock.Elapsed.TotalSeconds);
             Accuracy.Add(learner.MetricValues[0]);
             ValidLoss.Add(learner.ValidLoss);
-            if (averaging) Evaluate(learner, "raw");
+            if (probe && averaging) Evaluate(learner, "raw");
         }
 
         private void Evaluate(Learner learner, string weights)

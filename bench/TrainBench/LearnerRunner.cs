@@ -45,7 +45,11 @@ internal static class LearnerRunner
             ["eval_images"] = data.Valid.Dataset.Count,
             ["eval_seconds"] = Math.Round(timer.Valid.Last(), 3),
             ["accuracy"] = Math.Round(fit.Metrics["accuracy"], 5),
+            ["train_loss"] = fit.TrainLoss,
+            ["valid_loss"] = fit.ValidLoss,
             ["threads"] = get_num_threads(),
+            ["mkl_override"] = Cadence.TorchRuntime.MklStatus?.Applied ?? false,
+            ["mkl"] = Cadence.TorchRuntime.MklStatus?.Note ?? "",
         };
         if (marks is not null) result["profile"] = marks.Summary(DataMillisecondsPerBatch(data.Train));
         return result;

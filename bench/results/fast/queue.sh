@@ -5,13 +5,17 @@
 set -uo pipefail
 cd "$(dirname "$0")/../../.."
 queue=$1; shift
-exe=bench/FastSearch/bin/Release/net10.0/linux-x64/FastSearch
+build=bench/FastSearch/bin/Release/net10.0/linux-x64
 while true; do
   line=$(grep -v '^\s*#' "$queue" | grep -v '^\s*$' | head -1)
   [ -z "$line" ] && break
   echo "$(date +%H:%M:%S) start: $line" >&2
+  # Run a private copy of the build, so rebuilding FastSearch meanwhile cannot change a running experiment's files.
+  copy=$(mktemp -d /tmp/fastsearch.XXXXXX)
+  cp -r "$build"/. "$copy"/
   # shellcheck disable=SC2086
-  $exe train $line "$@" --out bench/results/fast/runs.jsonl > /dev/null || echo "$(date +%H:%M:%S) FAILED: $line" >&2
+  "$copy"/FastSearch train $line "$@" --out bench/results/fast/runs.jsonl > /dev/null || echo "$(date +%H:%M:%S) FAILED: $line" >&2
+  rm -rf "$copy"
   python3 - "$queue" "$line" <<'PY'
 import sys
 path, line = sys.argv[1], sys.argv[2]
