@@ -441,7 +441,7 @@ def main():
     g.add_argument("--quick", action="store_true", help="plumbing check: tiny sizes, 1 repetition (≈ 5 min)")
     g.add_argument("--full", action="store_true", help="full CNN epochs, CNN memory, 3 seeds × 10 epochs of time to accuracy (hours)")
     ap.add_argument("--reps", type=int, help="override the number of repetitions")
-    ap.add_argument("--stages", default="throughput,floor,profile,memory,tta,mkl,fast", help="comma-separated subset of stages")
+    ap.add_argument("--stages", default="throughput,anchor,floor,profile,memory,tta,mkl,fast", help="comma-separated subset of stages")
     ap.add_argument("--docs", choices=["auto", "yes", "no"], default="auto", help="regenerate docs (auto: not in quick mode)")
     ap.add_argument("--docs-from", metavar="JSON", help="only regenerate docs from a results file")
     a = ap.parse_args()
@@ -506,6 +506,9 @@ def main():
             results["skipped"].append(f"time to accuracy with 3 seeds and a 10-epoch budget (FULL=1; this run: "
                                       f"{len(cfg['tta']['seeds'])} seed, {cfg['tta']['budget']}-epoch budget)")
 
+    def do_anchor():
+        results["anchor"] = harness_fast.anchor(mode, RAWLOOP, log)
+
     def do_mkl():
         results["mkl"] = harness_fast.mkl(mode, TRAINBENCH, log)
 
@@ -514,8 +517,9 @@ def main():
         results["fast"] = harness_fast.fast(mode, CADENCE, PYTHON, PEER if "pytorch" in cs else None, peer_env, log)
 
     what_fn = {"throughput": do_throughput, "floor": do_floor, "profile": do_profile, "memory": do_memory, "tta": do_tta,
-               "mkl": do_mkl, "fast": do_fast}
+               "anchor": do_anchor, "mkl": do_mkl, "fast": do_fast}
     stage("throughput", f"throughput, {cfg['reps']} repetition(s) of {', '.join(cs)} on MLP and CNN")
+    stage("anchor", "raw loop vs Learner in one process, epochs alternating")
     stage("floor", "compute floor (FLOPs from the architecture; sgemm and per-layer rates)")
     stage("profile", "phase profile of the Learner")
     stage("memory", "RSS over epochs (Learner)")
@@ -530,7 +534,7 @@ def main():
             log(f"bench: {name}: {r['error']}")
     results["load_after"] = loadavg()
     results["elapsed_minutes"] = round((time.time() - started) / 60, 1)
-    results["checks"] = checks(results) + harness_fast.mkl_checks(results.get("mkl", {})) + harness_fast.fast_checks(results.get("fast", {}))
+    results["checks"] = checks(results) + harness_fast.anchor_checks(results.get("anchor", {})) + harness_fast.mkl_checks(results.get("mkl", {})) + harness_fast.fast_checks(results.get("fast", {}))
     out = os.path.join(ROOT, "bench/results", "training-quick.json" if mode == "quick" else "training.json")
     write_atomic(out, json.dumps(results, indent=1) + "\n")
     log(f"bench: wrote {os.path.relpath(out, ROOT)} ({results['elapsed_minutes']} min)")

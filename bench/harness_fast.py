@@ -1,5 +1,7 @@
 """Stages of bench/harness.py for issue 17 (imported by it; Python standard library only).
 
+anchor: the raw TorchSharp loop and the Learner alternating epochs in one process (RawLoop --interleave): same data
+      tensors, identical model copies, wall and CPU time per epoch; the check behind "Learner vs raw loop".
 mkl:  the MKL-on-AMD override (TorchRuntime.Mkl.cs) on and off, the Learner's throughput on both models, interleaved
       (rotating which goes first), with the numeric check (same seed: losses and accuracy of the two runs) and a
       binding check (LD_DEBUG=bindings: libtorch_cpu.so's mkl_serv_intel_cpu_true resolves to the override library).
@@ -22,11 +24,14 @@ TARGET = 0.91
 SEED_FLOOR = 0.907
 
 MODES = {
-    "quick": dict(mkl=dict(reps=1, warmup=2, train_images={"mlp": 2560, "cnn": 1280}, eval_images=1000),
+    "quick": dict(anchor=dict(rounds=2, train_images={"mlp": 5120, "cnn": 1280}),
+                  mkl=dict(reps=1, warmup=2, train_images={"mlp": 2560, "cnn": 1280}, eval_images=1000),
                   fast=dict(seeds=[0], subset=0.05, demo_epochs=1, peer_epochs=1, recipe_epochs=1)),
-    "default": dict(mkl=dict(reps=5, warmup=10, train_images={"mlp": 60000, "cnn": 10240}, eval_images=10000),
+    "default": dict(anchor=dict(rounds=6, train_images={"mlp": 60000, "cnn": 5120}),
+                    mkl=dict(reps=5, warmup=10, train_images={"mlp": 60000, "cnn": 10240}, eval_images=10000),
                     fast=dict(seeds=[0, 1, 2], subset=None, demo_epochs=3, peer_epochs=4, recipe_epochs=None)),
-    "full": dict(mkl=dict(reps=5, warmup=10, train_images={"mlp": 60000, "cnn": 60000}, eval_images=10000),
+    "full": dict(anchor=dict(rounds=6, train_images={"mlp": 60000, "cnn": 20480}),
+                 mkl=dict(reps=5, warmup=10, train_images={"mlp": 60000, "cnn": 60000}, eval_images=10000),
                  fast=dict(seeds=[0, 1, 2], subset=None, demo_epochs=3, peer_epochs=4, recipe_epochs=None)),
 }
 
@@ -46,6 +51,35 @@ def _timed(cmd, env=None, timeout=None):
         tail = (p.stderr.strip().splitlines() or ["(no output)"])[-3:]
         return {"error": f"exit {p.returncode}: {' '.join(cmd)}: {' | '.join(tail)}"}, wall
     return json.loads(lines[-1]), wall
+
+
+# ---- anchor ----
+
+def anchor(mode, rawloop, log):
+    cfg = MODES[mode]["anchor"]
+    out = {"config": cfg}
+    for model in ("mlp", "cnn"):
+        r, _ = _timed([rawloop, "--model", model, "--threads", "2", "--bs", "256", "--interleave", str(cfg["rounds"]),
+                       "--train-images", str(cfg["train_images"][model]), "--warmup-batches", "10"], timeout=4 * 3600)
+        out[model] = r
+        if "error" in r:
+            log(f"  anchor {model}: {r['error']}")
+        else:
+            log(f"  anchor {model}: raw {r['raw_images_per_second']:.0f} img/s, Learner {r['learner_images_per_second']:.0f} img/s, "
+                f"CPU time Learner/raw {r['learner_over_raw_cpu']:.3f}")
+    return out
+
+
+def anchor_checks(a):
+    out = []
+    for model in ("mlp", "cnn"):
+        r = a.get(model)
+        if r and "error" not in r:
+            slow = 100 * (r["raw_images_per_second"] / r["learner_images_per_second"] - 1)
+            out.append((f"{model.upper()}: Learner slower than the raw loop, same process (wall)", f"{slow:+.1f}%", "<= 3%", slow <= 3))
+            out.append((f"{model.upper()}: Learner / raw loop, same process (CPU time)", f"{r['learner_over_raw_cpu']:.3f}", "<= 1.03",
+                        r["learner_over_raw_cpu"] <= 1.03))
+    return out
 
 
 # ---- mkl ----
@@ -243,6 +277,16 @@ def fast_checks(f):
 
 def markdown(results):
     lines = []
+    a = results.get("anchor")
+    if a and any(isinstance(a.get(m), dict) and "error" not in a[m] for m in ("mlp", "cnn")):
+        lines += ["", "### The raw-loop anchor, in one process", "",
+                  f"`RawLoop --interleave {a['config']['rounds']}`: the raw loop and the Learner train identical model copies on the same "
+                  "tensors, one epoch each in turn (alternating who goes first); medians.", "",
+                  "| model | raw loop img/s | Learner img/s | Learner / raw, CPU time |", "|---|---|---|---|"]
+        for model in ("mlp", "cnn"):
+            r = a.get(model)
+            if r and "error" not in r:
+                lines.append(f"| {model.upper()} | {r['raw_images_per_second']:,.0f} | {r['learner_images_per_second']:,.0f} | {r['learner_over_raw_cpu']:.3f} |")
     m = results.get("mkl")
     if m and m.get("summary"):
         b = m.get("binding", {})

@@ -219,10 +219,12 @@ internal static class Runs
         {
             var net = learner.Model is TestTimeAugmentation t ? t.Model : learner.Model;
             bool last = learner.Epoch == learner.Epochs - 1;
-            // Cheap every epoch (plain, flip on the averaged weights; plain on the raw), the 10-view shift TTA only at the end.
-            foreach (var (name, flip, shift) in new[] { ("plain", false, 0), ("flip", true, 0), ("flip+shift1", true, 1) })
+            bool flips = learner.Model.modules().OfType<RandomFlipShift>().Any(a => a.Flip);
+            // Every epoch: plain (and mirrored when training mirrors: without it, mirrored shoes are out of distribution
+            // and flip TTA costs ~10 points). At the end: ±1 px shifts (and shifts + mirrors). Raw weights: plain, at the end.
+            foreach (var (name, flip, shift) in new[] { ("plain", false, 0), ("flip", true, 0), ("shift1", false, 1), ("flip+shift1", true, 1) })
             {
-                if ((shift > 0 && !last) || (averaging && weights == "raw" && (flip || !last))) continue;
+                if ((flip && !flips) || (shift > 0 && !last) || (averaging && weights == "raw" && (flip || shift > 0 || !last))) continue;
                 string key = $"{weights}/{name}";
                 if (!Extra.TryGetValue(key, out var list)) Extra[key] = list = [];
                 list.Add(Math.Round(AccuracyOf(new TestTimeAugmentation(net, (1, 28, 28), flip, shift), learner.Data.Valid), 5));
