@@ -209,7 +209,23 @@ public static class Recipes
     /// <c>fast</c>: time to 91% test accuracy on Fashion-MNIST on a CPU (issue 17). Chosen by the search recorded in
     /// bench/results/fast (see docs/guide.md, "The fast recipe").
     /// </summary>
-    public static TrainingRecipe Fast { get; } = new() { Name = "fast" };
+    public static TrainingRecipe Fast { get; } = new()
+    {
+        Name = "fast",
+        Model = "fastnet",
+        FastNet = new FastNetOptions { Widths = [16, 32, 64], WhiteningPatch = 2, Dirac = true },
+        BatchSize = 256,
+        Epochs = 2,
+        Schedule = "triangular",
+        Lr = 0.2,
+        PctStart = 0.25,
+        StartDiv = 5,
+        FinalDiv = 1e4,
+        Momentum = 0.9,
+        Nesterov = true,
+        LabelSmoothing = 0.1,
+        BatchNormBiasLr = 64,
+    };
 
     /// <summary>Names accepted by <see cref="Get"/>.</summary>
     public static IReadOnlyList<string> Names { get; } = ["fast"];
