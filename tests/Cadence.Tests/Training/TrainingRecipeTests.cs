@@ -72,8 +72,19 @@ public sealed class TrainingRecipeTests
         var recipe = new TrainingRecipe
         {
             FastNet = new FastNetOptions { Widths = [8, 16], WhiteningPatch = 2, Dirac = true },
-            WhiteningImages = 64, BatchSize = 64, Epochs = 3, Lr = 0.2, Nesterov = true, LabelSmoothing = 0.1, BatchNormBiasLr = 8,
-            AveragingDecay = 0.9, TtaFlip = true, TtaShift = 1, AugmentFlip = true, AugmentShift = 1, ValidBatchSize = 100,
+            WhiteningImages = 64,
+            BatchSize = 64,
+            Epochs = 3,
+            Lr = 0.2,
+            Nesterov = true,
+            LabelSmoothing = 0.1,
+            BatchNormBiasLr = 8,
+            AveragingDecay = 0.9,
+            TtaFlip = true,
+            TtaShift = 1,
+            AugmentFlip = true,
+            AugmentShift = 1,
+            ValidBatchSize = 100,
         };
         manual_seed(0);
         var (learn, schedule, epochs) = recipe.CreateLearner(train, valid, seed: 1);
