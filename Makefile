@@ -3,7 +3,9 @@ DOTNET ?= dotnet
 CONFIG ?= Release
 CLI = src/Cadence.Cli/bin/$(CONFIG)/net10.0/linux-x64/cadence
 
-.PHONY: setup build test demo bench pack clean
+PREFIX ?= $(HOME)/.local
+
+.PHONY: setup build test demo bench pack install clean
 
 setup:
 	@bash scripts/setup.sh
@@ -24,6 +26,12 @@ bench: build
 pack: build
 	rm -rf artifacts
 	$(DOTNET) pack Cadence.sln -c $(CONFIG) -o artifacts -nologo
+
+# ./cadence runs the build from the repository; this puts it on your PATH as $(PREFIX)/bin/cadence.
+install: build
+	mkdir -p $(PREFIX)/bin
+	ln -sf $(CURDIR)/cadence $(PREFIX)/bin/cadence
+	@echo "installed $(PREFIX)/bin/cadence -> $(CURDIR)/cadence (is $(PREFIX)/bin on your PATH?)"
 
 clean:
 	rm -rf artifacts TestResults */*/bin */*/obj

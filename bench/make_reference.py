@@ -5,8 +5,9 @@ Run with Debian's python3 and python3-torch (torch 1.13.x):
 
     apt-get install python3-torch
     /usr/bin/python3 bench/make_reference.py
+    /usr/bin/python3 bench/make_reference.py fine_tune    # only fastai2_fine_tune.json
 
-Writes bench/reference/{pytorch,fastai07,fastai2,hf_transformers}.json and checks,
+Writes bench/reference/{pytorch,fastai07,fastai2,hf_transformers,fastai2_fine_tune}.json and checks,
 before writing anything, that the traces reproduce every worked example of
 /work/shared/reference/schedules.md (sections 1, 3, 4 and 10) to the printed digits.
 
@@ -1304,6 +1305,110 @@ def v2_family():
 
 
 # ======================================================================================
+# 3b. fastai v2 fine_tune (fastai/callback/schedule.py), own transcription
+# ======================================================================================
+#
+# fine_tune(epochs, base_lr=2e-3, freeze_epochs=1, lr_mult=100, pct_start=0.3, div=5.0, **kwargs):
+#   freeze(); fit_one_cycle(freeze_epochs, slice(base_lr), pct_start=0.99, **kwargs)
+#   base_lr /= 2; unfreeze()
+#   fit_one_cycle(epochs, slice(base_lr/lr_mult, base_lr), pct_start=pct_start, div=div, **kwargs)
+# fit_one_cycle hands the slice to Optimizer.set_hyper('lr', ...): slice(stop) -> [stop/10]*(n-1) + [stop],
+# slice(start, stop) -> even_mults(start, stop, n); then lr_max = np.array(per-group lrs). ParamScheduler
+# writes every group's value, frozen or not (a frozen group trains only its BatchNorm layers, train_bn=True).
+# fit_one_cycle(0, ...) trains nothing: freeze_epochs = 0 has no frozen phase (base_lr is halved all the same).
+
+def even_mults(start, stop, n):
+    """fastai.torch_core.even_mults."""
+    if n == 1:
+        return stop
+    mult = stop / start
+    step = mult ** (1 / (n - 1))
+    return [start * (step ** i) for i in range(n)]
+
+
+def v2_slice_lrs(start, stop, n):
+    """Optimizer.set_hyper('lr', slice(start, stop)) with n parameter groups."""
+    v = even_mults(start, stop, n) if start else [stop / 10] * (n - 1) + [stop]
+    if not isinstance(v, list):
+        v = [v]
+    if len(v) == 1:
+        v = v * n
+    return v
+
+
+def v2_fine_tune(epochs, n_iter, n_groups, base_lr=2e-3, freeze_epochs=1, lr_mult=100, pct_start=0.3, div=5.0,
+                 **kwargs):
+    phases = []
+    if freeze_epochs > 0:
+        lrs = v2_slice_lrs(None, base_lr, n_groups)
+        phases.append(("frozen", freeze_epochs, lrs,
+                       v2_fit_one_cycle(freeze_epochs, lrs, n_iter, pct_start=0.99, **kwargs)))
+    base_lr /= 2
+    lrs = v2_slice_lrs(base_lr / lr_mult, base_lr, n_groups)
+    phases.append(("unfrozen", epochs, lrs,
+                   v2_fit_one_cycle(epochs, lrs, n_iter, pct_start=pct_start, div=div, **kwargs)))
+    return phases
+
+
+FT_CASES = []
+
+
+def ft_case(name, kw, note=None):
+    FT_CASES.append((name, kw, note))
+
+
+def ft_args(kw):
+    a = ["--epochs", fmt_value(kw["epochs"]), "--batches-per-epoch", fmt_value(kw["n_iter"]),
+         "--groups", fmt_value(kw["n_groups"])]
+    for k in ("base_lr", "freeze_epochs", "lr_mult", "pct_start", "div", "moms", "div_final"):
+        if k in kw:
+            a += ["--" + kebab(k), fmt_value(kw[k])]
+    return a
+
+
+def ft_call(kw):
+    extra = "".join(", %s=%s" % (k, py_call(kw[k])) for k in
+                    ("base_lr", "freeze_epochs", "lr_mult", "pct_start", "div", "moms", "div_final") if k in kw)
+    return "learn.fine_tune(%d%s) with len(dls.train) == %d and %d parameter groups" % (
+        kw["epochs"], extra, kw["n_iter"], kw["n_groups"])
+
+
+def define_ft_cases():
+    ft_case("fine_tune_defaults_3groups", dict(epochs=3, n_iter=7, n_groups=3),
+            "a ResNet's three groups (fastai _resnet_split)")
+    ft_case("fine_tune_freeze2_2groups", dict(epochs=2, freeze_epochs=2, n_iter=5, n_groups=2))
+    ft_case("fine_tune_custom_4groups", dict(epochs=4, n_iter=3, n_groups=4, base_lr=1e-2, lr_mult=10.0,
+                                             pct_start=0.25, div=10.0),
+            "even_mults over 4 groups: step = 10**(1/3)")
+    ft_case("fine_tune_freeze0", dict(epochs=2, freeze_epochs=0, n_iter=4, n_groups=3),
+            "fit_one_cycle(0) trains nothing: no frozen phase, base_lr still halved")
+    ft_case("fine_tune_moms_div_final", dict(epochs=1, n_iter=10, n_groups=3, moms=(0.9, 0.8, 0.9), div_final=1e4),
+            "**kwargs reach both fit_one_cycle calls")
+    ft_case("fine_tune_1batch", dict(epochs=1, n_iter=1, n_groups=2))
+    ft_case("fine_tune_60b", dict(epochs=5, freeze_epochs=1, n_iter=60, n_groups=3, base_lr=1e-3),
+            "a longer run")
+
+
+def ft_family():
+    define_ft_cases()
+    cases = []
+    for name, kw, note in FT_CASES:
+        args = {k: v for k, v in kw.items() if k not in ("epochs", "n_iter", "n_groups")}
+        phases = v2_fine_tune(kw["epochs"], kw["n_iter"], kw["n_groups"], **args)
+        c = {"name": name, "args": ft_args(kw), "groups": kw["n_groups"], "batches_per_epoch": kw["n_iter"],
+             "reference_call": ft_call(kw), "frozen": None}
+        for phase, n_epoch, lrs, (pos, res) in phases:
+            lr, mom, _ = res["item"]
+            if res["emu32"][0] != lr or res["emu32"][1] != mom:
+                raise SystemExit("torch-free float32 restatement disagrees with torch for %s" % name)
+            c[phase] = {"epochs": n_epoch, "iterations": len(pos), "lr_max": lrs, "lr": lr, "momentum": mom}
+        if note:
+            c["note"] = note
+        cases.append(c)
+    return cases
+
+
+# ======================================================================================
 # 4. Hugging Face transformers (optimization.py helpers; multipliers for LambdaLR)
 # ======================================================================================
 
@@ -1998,9 +2103,37 @@ def dump(path, obj):
     return len(text)
 
 
+def write_fine_tune(tv, py):
+    ft_cases = ft_family()
+    V = by_name(ft_cases)
+    d = V["fine_tune_defaults_3groups"]
+    # fastai's numbers, by hand: frozen lr_max = slice(2e-3) = [2e-4, 2e-4, 2e-3], first value lr_max/25;
+    # unfrozen lr_max = even_mults(1e-3/100, 1e-3, 3) = [1e-5, 1e-4, 1e-3], first value lr_max/5.
+    check_seq("ft frozen first lrs", [g[0] for g in d["frozen"]["lr"]], [2e-4 / 25, 2e-4 / 25, 2e-3 / 25])
+    check_seq("ft unfrozen first lrs", [g[0] for g in d["unfrozen"]["lr"]], S("2e-6, 2e-5, 2e-4"))
+    check_true("ft frozen phase 7 batches", d["frozen"]["iterations"] == 7)
+    check_true("ft unfrozen phase 21 batches", d["unfrozen"]["iterations"] == 21)
+    check_true("ft freeze0 has no frozen phase", V["fine_tune_freeze0"]["frozen"] is None)
+    failed = [lab for lab, ok in CHECKS if not ok]
+    if failed:
+        raise SystemExit("%d fine_tune checks failed: %s" % (len(failed), ", ".join(failed)))
+    size = dump(os.path.join(OUT_DIR, "fastai2_fine_tune.json"), {
+        "source": "own transcription of fastai v2 Learner.fine_tune (fastai/callback/schedule.py) over "
+                  "fit_one_cycle, Optimizer.set_hyper's slice semantics and torch_core.even_mults, with the "
+                  "float32 combine_scheds of fastai2.json, executed with torch %s (bench/make_reference.py, "
+                  "Python %s). 'frozen'/'unfrozen': the two fit_one_cycle calls; lr and momentum of every "
+                  "parameter group at every batch (ParamScheduler writes all groups, frozen or not)." % (tv, py),
+        "cases": ft_cases})
+    print("%-22s %3d cases %7d bytes" % ("fastai2_fine_tune.json", len(ft_cases), size))
+
+
 def main():
     torch.set_default_dtype(torch.float32)
     tv = torch.__version__
+    if sys.argv[1:] == ["fine_tune"]:
+        os.makedirs(OUT_DIR, exist_ok=True)
+        write_fine_tune(tv, sys.version.split()[0])
+        return
     torch_cases, torch_errors, torch_vdep = torch_family()
     fa07_cases, fa07_errors = fa07_family()
     v2_cases, v2_errors, v2_findings = v2_family()
@@ -2041,6 +2174,7 @@ def main():
                   "(bench/make_reference.py, Python %s)" % (tv, py),
         "cases": hf_cases, "errors": hf_errors})
 
+    write_fine_tune(tv, py)
     print("spec checks passed: %d" % n_checks)
     for fn, cs, es in (("pytorch.json", torch_cases, torch_errors), ("fastai07.json", fa07_cases, fa07_errors),
                        ("fastai2.json", v2_cases, v2_errors), ("hf_transformers.json", hf_cases, hf_errors)):

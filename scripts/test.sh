@@ -16,7 +16,9 @@ for trx in "$results"/*.trx; do
   [ -e "$trx" ] || continue
   counters=$(grep -o '<Counters [^>]*>' "$trx" | head -1)
   p=$(sed -n 's/.* passed="\([0-9]*\)".*/\1/p' <<<"$counters"); f=$(sed -n 's/.* failed="\([0-9]*\)".*/\1/p' <<<"$counters")
-  n=$(sed -n 's/.* notExecuted="\([0-9]*\)".*/\1/p' <<<"$counters"); e=$(sed -n 's/.* error="\([0-9]*\)".*/\1/p' <<<"$counters")
+  # xunit's skipped tests are in total but not in executed (its notExecuted counter stays 0).
+  t=$(sed -n 's/.* total="\([0-9]*\)".*/\1/p' <<<"$counters"); x=$(sed -n 's/.* executed="\([0-9]*\)".*/\1/p' <<<"$counters")
+  n=$(( ${t:-0} - ${x:-0} )); e=$(sed -n 's/.* error="\([0-9]*\)".*/\1/p' <<<"$counters")
   passed=$((passed + ${p:-0})); failed=$((failed + ${f:-0} + ${e:-0})); skipped=$((skipped + ${n:-0}))
 done
 # Packaging: the packages of `make pack`, with the tool installed from them and run as a user would

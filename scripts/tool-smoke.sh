@@ -24,11 +24,11 @@ package=$artifacts/cadence.$version.nupkg
 check "tool package exists and is small (no libtorch)" bash -c "[ -f '$package' ] && [ \$(stat -c %s '$package') -lt 20000000 ]"
 check "dotnet tool install from artifacts/ into a local manifest" bash -c \
   "dotnet new tool-manifest && dotnet tool install --add-source '$artifacts' cadence --version '$version'"
-check "dotnet tool run cadence -- --help" bash -c "dotnet tool run cadence -- --help | grep -q 'cadence schedule POLICY'"
-check "cadence schedule one-cycle --format csv" bash -c \
-  "dotnet cadence schedule one-cycle --max-lr 0.1 --total-steps 10 --format csv > sched.csv && [ \$(wc -l < sched.csv) -eq 11 ] && sed -n 2p sched.csv | grep -q '^0,0.0040000000000000036,0.95$'"
-check "cadence schedule --plot draws a PNG (Skia's native library is in the package)" bash -c \
-  "dotnet cadence schedule one-cycle --max-lr 0.1 --total-steps 100 --plot s.png > /dev/null && head -c 4 s.png | grep -q PNG"
+check "dotnet tool run cadence -- --help" bash -c "dotnet tool run cadence -- --help | grep -q 'schedule <POLICY>'"
+check "cadence schedule one-cycle --csv" bash -c \
+  "dotnet cadence schedule one-cycle --max-lr 0.1 --total-steps 10 --csv > sched.csv && [ \$(wc -l < sched.csv) -eq 11 ] && sed -n 2p sched.csv | grep -q '^0,0.0040000000000000036,0.95$'"
+check "cadence schedule --plots draws a PNG (Skia's native library is in the package)" bash -c \
+  "dotnet cadence schedule one-cycle --max-lr 0.1 --total-steps 100 --plots s.png > /dev/null && head -c 4 s.png | grep -q PNG"
 printf 'a,b,label\n' > "$work/tiny.csv"
 for i in $(seq 1 60); do printf '%d,%d,%s\n' $((i % 7)) $((i % 5)) $([ $((i % 2)) -eq 0 ] && echo even || echo odd) >> "$work/tiny.csv"; done
 check "cadence fit without libtorch: clear error, exit 1" bash -c \

@@ -82,18 +82,9 @@ internal static class LearnerRunner
     private static DataLoaders Load(BenchArgs o)
     {
         var (train, valid) = IdxImages.Load(o.Data);
-        train = Take(train, o.TrainImages);
-        valid = Take(valid, o.EvalImages);
+        train = Datasets.Head(train, o.TrainImages);
+        valid = Datasets.Head(valid, o.EvalImages);
         return DataLoaders.From(train, valid, o.BatchSize, o.Seed);
-    }
-
-    private static InMemoryDataset Take(InMemoryDataset all, long count)
-    {
-        if (count >= all.Count) return all;
-        using var scope = NewDisposeScope();
-        var part = new InMemoryDataset(all.Features.slice(0, 0, count, 1).clone(), all.Labels.slice(0, 0, count, 1).clone(), all.Classes);
-        all.Dispose();
-        return part;
     }
 
     /// <summary>Untimed: a short fit on the same model (tiered JIT, native allocator), on its own small loaders.</summary>

@@ -23,7 +23,7 @@ common=(--model cnn --subset 0.2 --threads 2)
 # 2. use_clr's two numbers: div (how far below the peak the cycle starts and ends) by cut_div (1/cut_div of the
 #    cycle climbs), three epochs, three seeds.
 "$cadence" sweep fit "${common[@]}" --lr 0.1 --cycle-len 3 --use-clr "div=10,32,40 cut-div=3,5,10" --seeds 3 \
-  --out "$out/clr-grid" $( [ -f "$out/clr-grid/sweep.csv" ] && echo --resume )
+  $( [ -f "$out/clr-grid/sweep.csv" ] && echo --resume ) --out "$out/clr-grid"
 
 # 3. The first comparison on the full training set (60,000 images), one seed: about 14 minutes.
 "$cadence" compare --model cnn --threads 2 --epochs 3 --seeds 1 --target-accuracy 0.91 --out "$out/full-data" \

@@ -1,5 +1,4 @@
 using System.Diagnostics;
-using System.Globalization;
 using Cadence.Training;
 using Spectre.Console;
 
@@ -56,7 +55,7 @@ internal static class FitProgressDisplay
     }
 
     private static string Describe(FitProgress p) => string.Create(CultureInfo.InvariantCulture,
-        $"epoch {p.Epoch + 1}/{p.Epochs}  batch {p.Batch}/{p.Batches}  loss {p.SmoothLoss:F4}  lr {p.Lr:G4}");
+        $"epoch {p.Epoch + 1}/{p.Epochs}  batch {p.Batch}/{p.Batches}  loss {p.SmoothLoss:F4}  lr {Cadence.Schedules.NumberFormat.Human(p.Lr)}");
 
     private sealed class LiveReporter(IAnsiConsole console, ProgressTask task) : IProgress<FitProgress>
     {

@@ -1,8 +1,9 @@
 using Cadence.Cli.Commands;
+using Spectre.Console;
 
 namespace Cadence.Cli;
 
-/// <summary>Entry point of the <c>cadence</c> command: dispatches verbs, maps errors to exit codes.</summary>
+/// <summary>Entry point of the <c>cadence</c> command.</summary>
 public static class Program
 {
     /// <summary>Runs the command line; returns the process exit code.</summary>
@@ -17,51 +18,66 @@ public static class Program
         return Run(args, Console.Out, Console.Error, cts.Token);
     }
 
-    /// <summary>Testable form of <see cref="Main"/>.</summary>
+    /// <summary>Testable form of <see cref="Main"/>: output to <paramref name="stdout"/> and <paramref name="stderr"/>.</summary>
     public static int Run(string[] args, TextWriter stdout, TextWriter stderr, CancellationToken ct)
     {
-        if (args.Length == 0 || args[0] is "--help" or "-h" or "help")
+        ArgumentNullException.ThrowIfNull(args);
+        string[] prepared = DataSource.JoinPaths(args);
+        if (args.Length == 0)
         {
-            stdout.Write(Help.Main);
-            return args.Length == 0 ? ExitCodes.Usage : ExitCodes.Ok;
+            Cli.App(["--help"], new Io(stdout, stderr)).Run(["--help"], ct);
+            return ExitCodes.Usage;
         }
-        if (args[0] == "--version") { stdout.WriteLine(typeof(Program).Assembly.GetName().Version); return ExitCodes.Ok; }
-        var rest = args[1..];
-        return args[0] switch
-        {
-            "schedule" => ScheduleCommand.Run(rest, stdout, stderr),
-            "policies" => PoliciesCommand.Run(rest, stdout, stderr),
-            "fit" => FitCommand.Run(rest, stdout, stderr, ct),
-            "lr-find" => LrFindCommand.Run(rest, stdout, stderr, ct),
-            "compare" => CompareCommand.Run(rest, stdout, stderr, ct),
-            "sweep" => SweepCommand.Run(rest, stdout, stderr, ct),
-            _ => Usage.Fail(stderr, $"unknown command '{args[0]}'; commands: {Help.Commands}"),
-        };
+        if (args is ["--version"]) { stdout.WriteLine(typeof(Program).Assembly.GetName().Version); return ExitCodes.Ok; }
+        return Cli.App(prepared, new Io(stdout, stderr)).Run(prepared, ct);
     }
 }
 
-/// <summary>Process exit codes.</summary>
-public static class ExitCodes
+/// <summary>Where a command writes: results on <see cref="Out"/>, progress, tables under --json and errors on <see cref="Err"/>.</summary>
+internal sealed record Io(TextWriter Out, TextWriter Err)
 {
-    /// <summary>Success.</summary>
-    public const int Ok = 0;
-    /// <summary>The run failed (training diverged, a file could not be written …).</summary>
-    public const int Failure = 1;
-    /// <summary>The command line was wrong: unknown option, invalid value.</summary>
-    public const int Usage = 2;
-    /// <summary>Interrupted (Ctrl+C).</summary>
-    public const int Cancelled = 130;
+    /// <summary>Whether <see cref="Err"/> is this process's terminal (not a test's writer, not redirected): live progress only then.</summary>
+    public bool ErrIsTerminal => ReferenceEquals(Err, Console.Error) && !Console.IsErrorRedirected;
 }
 
-internal static class Usage
+/// <summary>The commands and their configuration: the parser, the help, the one error handler.</summary>
+internal static class Cli
 {
-    /// <summary>Writes one clear line to stderr and returns the usage exit code.</summary>
-    public static int Fail(TextWriter stderr, string message)
+    public static readonly string[] Commands = ["schedule", "policies", "fit", "lr-find", "compare", "sweep"];
+
+    public static CommandApp App(IReadOnlyList<string> args, Io io)
     {
-        stderr.WriteLine($"cadence: {message}");
-        return ExitCodes.Usage;
+        var app = new CommandApp();
+        app.Configure(c =>
+        {
+            c.SetApplicationName("cadence");
+            c.Settings.Registrar.RegisterInstance<Io>(io);
+            // Help goes to stdout, plain (no colour, no markup surprises), at a fixed width so it reads the same everywhere.
+            var console = AnsiConsole.Create(new AnsiConsoleSettings
+            {
+                Out = new AnsiConsoleOutput(io.Out),
+                Ansi = AnsiSupport.No,
+                ColorSystem = ColorSystemSupport.NoColors,
+                Interactive = InteractionSupport.No,
+            });
+            console.Profile.Width = 110;
+            c.ConfigureConsole(console);
+            c.SetHelpProvider(new CadenceHelp(c.Settings, args));
+            // Relaxed parsing: options a command does not declare reach it as remaining arguments, where the policy
+            // commands read their policy's options and every other command refuses them (CadenceCommand.Execute).
+            c.SetExceptionHandler((e, _) => ErrorHandler.Report(e, CommandName(args), args, io.Err));
+            c.AddCommand<ScheduleCommand>("schedule").WithDescription("Preview a schedule without training: numbers, a chart, plain words")
+                .WithExample("schedule", "one-cycle", "--max-lr", "0.1", "--total-steps", "1000", "--explain");
+            c.AddCommand<PoliciesCommand>("policies").WithDescription("Every policy and what it reproduces");
+            c.AddCommand<FitCommand>("fit").WithDescription("Train a model with a schedule (fastai's fit options, or --schedule POLICY and its options)")
+                .WithExample("fit", "--data", "csv", "samples/data/iris.csv", "--target", "species", "--lr", "0.1", "--cycle-len", "3", "--use-clr", "32,5");
+            c.AddCommand<LrFindCommand>("lr-find").WithDescription("LR range test (fastai's lr_find): the loss-vs-lr curve and suggested lrs");
+            c.AddCommand<CompareCommand>("compare").WithDescription("Train the same model, data and seeds under several schedules; mean ± std, time to a target");
+            c.AddCommand<SweepCommand>("sweep").WithDescription("A grid over one policy's options, every cell with every seed; resumable");
+        });
+        return app;
     }
 
-    /// <summary>Names a reference parameter as the option the user typed.</summary>
-    public static string Option(string parameter) => "--" + parameter.ToLowerInvariant().Replace('_', '-');
+    /// <summary>The command the arguments run (for the error prefix), or nothing when they name none.</summary>
+    private static string CommandName(IReadOnlyList<string> args) => args.Count > 0 && Commands.Contains(args[0]) ? args[0] : "";
 }

@@ -1,4 +1,3 @@
-using System.Globalization;
 using System.Text;
 
 namespace Cadence.Cli;
@@ -102,5 +101,5 @@ internal static class TerminalChart
         return (char)(0x2800 + code);
     }
 
-    private static string Fmt(double v) => v.ToString("G4", CultureInfo.InvariantCulture);
+    private static string Fmt(double v) => Cadence.Schedules.NumberFormat.Human(v);
 }

@@ -23,14 +23,14 @@ public sealed record ChartOptions
     /// </summary>
     public bool LastGroupOnly { get; init; }
 
-    /// <summary>Throws <see cref="ArgumentOutOfRangeException"/> naming <see cref="Width"/> or <see cref="Height"/> when out of range.</summary>
-    internal void Validate()
-    {
-        if (Width is < MinSize or > MaxSize)
-            throw new ArgumentOutOfRangeException(nameof(Width), Width, $"{nameof(Width)} must be in [{MinSize}, {MaxSize}] pixels, got {Width}");
-        if (Height is < MinSize or > MaxSize)
-            throw new ArgumentOutOfRangeException(nameof(Height), Height, $"{nameof(Height)} must be in [{MinSize}, {MaxSize}] pixels, got {Height}");
-    }
+    /// <summary>Every invalid option (<c>width</c>, <c>height</c>), named, with the allowed range.</summary>
+    public IReadOnlyList<Cadence.Schedules.ValidationError> Errors() => new Cadence.Schedules.Check()
+        .That(Width is >= MinSize and <= MaxSize, "width", $"must be in [{MinSize}, {MaxSize}] pixels, got {Width}")
+        .That(Height is >= MinSize and <= MaxSize, "height", $"must be in [{MinSize}, {MaxSize}] pixels, got {Height}")
+        .Errors;
+
+    /// <summary>Throws one <see cref="Cadence.Schedules.ValidationException"/> naming every invalid option.</summary>
+    internal void Validate() => Cadence.Schedules.ValidationException.ThrowIfAny(Errors());
 }
 
 /// <summary>One named line of a comparison chart: a run or a schedule.</summary>

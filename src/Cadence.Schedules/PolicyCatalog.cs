@@ -152,12 +152,15 @@ public sealed class PolicyArgs
     public void Fail(string name, string message) => _check.Fail(Param(name), message);
 
     internal void ThrowIfAny() => _check.ThrowIfAny();
+
+    internal IReadOnlyList<ValidationError> Errors => _check.Errors;
 }
 
 /// <summary>
 /// Every policy by its Cadence name, with its options (the reference's parameter names in kebab-case and
-/// its defaults). One parser for <c>cadence schedule</c>, <c>cadence fit --schedule</c> and the
-/// <c>"POLICY key=value …"</c> strings of <c>cadence compare</c>.
+/// its defaults), built from option text: the one table of policy options behind every front end. The command-line
+/// syntaxes that produce the text (<c>--max-lr 0.1</c>, <c>"one-cycle max-lr=0.1"</c>) belong to the <c>cadence</c>
+/// tool; here a policy is a name and a dictionary of option text, validated once with every error named.
 /// </summary>
 public static partial class PolicyCatalog
 {
@@ -330,6 +333,31 @@ public static partial class PolicyCatalog
         ?? throw new ScheduleValidationException([new("policy", $"unknown policy '{name}'; one of: {string.Join(", ", All.Select(p => p.Name))}")]);
 
     /// <summary>
+    /// The options of policy <paramref name="name"/> whose text does not read as their kind (a number, a list of
+    /// numbers, a whole number, true/false, one of the choices), found without building the schedule: a front end
+    /// checks the text before it knows the data that fills the rest. Unknown options are left to <see cref="Create"/>.
+    /// </summary>
+    public static IReadOnlyList<ValidationError> TextErrors(string name, IReadOnlyDictionary<string, string> options)
+    {
+        ArgumentNullException.ThrowIfNull(options);
+        var spec = Find(name);
+        var args = new PolicyArgs(spec, options);
+        foreach (var key in options.Keys)
+        {
+            switch (spec.Options.Concat(Common).FirstOrDefault(o => o.Name == key)?.Kind)
+            {
+                case OptionKind.Number: args.NumberOrNull(key); break;
+                case OptionKind.Numbers: args.NumbersOrNull(key); break;
+                case OptionKind.Integer: args.IntegerOrNull(key); break;
+                case OptionKind.Integers: args.Integers(key); break;
+                case OptionKind.Boolean: args.Boolean(key); break;
+                case OptionKind.Choice: args.Choice(key); break;
+            }
+        }
+        return args.Errors;
+    }
+
+    /// <summary>
     /// Builds policy <paramref name="name"/> from options given as text (keys without dashes). Options the policy
     /// does not take are refused; <paramref name="defaults"/> fill options the policy takes but the user did not
     /// give (how <c>cadence fit</c> passes its data's batches per epoch).
@@ -364,59 +392,5 @@ public static partial class PolicyCatalog
             schedule = schedule with { Momentum = [.. Enumerable.Range(0, schedule.Groups).Select(g => Curve.Constant(Check.Of(m, g)))] };
         }
         return schedule;
-    }
-
-    /// <summary>Parses command-line tokens (<c>--max-lr 0.1 --pct-start 0.3</c>) into option text.</summary>
-    /// <exception cref="ScheduleValidationException">A token is not an option, or an option has no value.</exception>
-    public static Dictionary<string, string> ParseTokens(IReadOnlyList<string> tokens)
-    {
-        var options = new Dictionary<string, string>();
-        for (int i = 0; i < tokens.Count; i++)
-        {
-            var t = tokens[i];
-            if (!t.StartsWith("--", StringComparison.Ordinal) || t.Length == 2)
-                throw new ScheduleValidationException([new("arguments", $"expected an option like --lr, got '{t}'")]);
-            var key = t[2..];
-            string value;
-            int eq = key.IndexOf('=');
-            if (eq > 0) { value = key[(eq + 1)..]; key = key[..eq]; }
-            else if (i + 1 < tokens.Count && !(tokens[i + 1].StartsWith("--", StringComparison.Ordinal) && tokens[i + 1].Length > 2 && char.IsLetter(tokens[i + 1][2])))
-                value = tokens[++i];
-            else throw new ScheduleValidationException([new(key.Replace('-', '_'), "needs a value")]);
-            if (!options.TryAdd(key, value))
-                throw new ScheduleValidationException([new(key.Replace('-', '_'), "is given twice")]);
-        }
-        return options;
-    }
-
-    /// <summary>
-    /// Parses the compact form <c>"POLICY key=value key=value …"</c> (keys as the options, without dashes) used by
-    /// <c>cadence compare</c>.
-    /// </summary>
-    public static Schedule FromSpec(string text, IReadOnlyDictionary<string, string>? defaults = null)
-    {
-        var (policy, options) = ParseSpec(text);
-        return Create(policy, options, defaults);
-    }
-
-    /// <summary>
-    /// Splits the compact form <c>"POLICY key=value …"</c> into the policy name and its option text, without
-    /// building the schedule (callers that add defaults, such as the data's batches per epoch, build it later).
-    /// </summary>
-    /// <exception cref="ScheduleValidationException">The text is empty, a word is not key=value, or a key is repeated.</exception>
-    public static (string Policy, Dictionary<string, string> Options) ParseSpec(string text)
-    {
-        ArgumentNullException.ThrowIfNull(text);
-        var words = text.Split(' ', StringSplitOptions.RemoveEmptyEntries);
-        if (words.Length == 0) throw new ScheduleValidationException([new("schedule", "is empty; expected 'POLICY key=value …'")]);
-        var options = new Dictionary<string, string>();
-        foreach (var w in words.Skip(1))
-        {
-            int eq = w.IndexOf('=');
-            if (eq <= 0) throw new ScheduleValidationException([new("schedule", $"expects key=value after the policy name, got '{w}' in '{text}'")]);
-            if (!options.TryAdd(w[..eq], w[(eq + 1)..]))
-                throw new ScheduleValidationException([new("schedule", $"gives {w[..eq]} twice in '{text}'")]);
-        }
-        return (words[0], options);
     }
 }

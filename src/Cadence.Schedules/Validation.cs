@@ -1,5 +1,3 @@
-using System.Globalization;
-
 namespace Cadence.Schedules;
 
 /// <summary>One invalid parameter: its reference name (snake_case, as in PyTorch/fastai) and what is wrong.</summary>
@@ -10,31 +8,51 @@ public sealed record ValidationError(string Parameter, string Message)
 }
 
 /// <summary>
-/// Thrown when a policy is built with invalid parameters. Carries every error at once (not just the first);
-/// <see cref="ArgumentException.ParamName"/> is the first bad parameter.
+/// Invalid options, every one of them at once (not just the first): the one validation error of Cadence's libraries
+/// (schedules, the LR finder's and the charts' options) and of the <c>cadence</c> command line, which names each
+/// parameter as its option. <see cref="ArgumentException.ParamName"/> is the first bad parameter.
 /// </summary>
-public sealed class ScheduleValidationException : ArgumentException
+public class ValidationException : ArgumentException
 {
-    /// <summary>Creates the exception from the errors found.</summary>
-    public ScheduleValidationException(IReadOnlyList<ValidationError> errors)
-        : base(string.Join("; ", errors.Select(e => e.ToString())), errors[0].Parameter) => Errors = errors;
+    /// <summary>Creates the exception from the errors found (at least one).</summary>
+    public ValidationException(IReadOnlyList<ValidationError> errors)
+        : base(string.Join("; ", errors.Select(e => e.ToString())), errors.Count > 0 ? errors[0].Parameter : throw new ArgumentException("no error", nameof(errors)))
+        => Errors = errors;
 
     /// <summary>Every invalid parameter found.</summary>
     public IReadOnlyList<ValidationError> Errors { get; }
 
     /// <summary>The message without the "(Parameter 'x')" suffix that <see cref="ArgumentException"/> appends.</summary>
     public string Summary => string.Join("; ", Errors.Select(e => e.ToString()));
+
+    /// <summary>Throws a <see cref="ValidationException"/> carrying <paramref name="errors"/> when there is any.</summary>
+    public static void ThrowIfAny(IReadOnlyList<ValidationError> errors)
+    {
+        ArgumentNullException.ThrowIfNull(errors);
+        if (errors.Count > 0) throw new ValidationException(errors);
+    }
 }
 
-/// <summary>Collects parameter errors; ranges are written negated so that NaN always fails.</summary>
-internal sealed class Check
+/// <summary>Thrown when a policy is built with invalid parameters (the reference's snake_case names).</summary>
+public sealed class ScheduleValidationException(IReadOnlyList<ValidationError> errors) : ValidationException(errors);
+
+/// <summary>
+/// Collects parameter errors, then throws them once; ranges are written negated so that NaN always fails. Messages
+/// give numbers in <see cref="NumberFormat.Exact"/> form.
+/// </summary>
+public sealed class Check
 {
     private readonly List<ValidationError> _errors = [];
 
-    internal static string F(double v) => v.ToString("R", CultureInfo.InvariantCulture);
+    internal static string F(double v) => NumberFormat.Exact(v);
 
+    /// <summary>The errors collected so far.</summary>
+    public IReadOnlyList<ValidationError> Errors => _errors;
+
+    /// <summary>Records that <paramref name="name"/> is invalid.</summary>
     public Check Fail(string name, string message) { _errors.Add(new(name, message)); return this; }
 
+    /// <summary>Records <paramref name="message"/> unless <paramref name="ok"/>.</summary>
     public Check That(bool ok, string name, string message) => ok ? this : Fail(name, message);
 
     /// <summary>A learning rate: positive and finite (each group).</summary>
@@ -53,17 +71,22 @@ internal sealed class Check
         return this;
     }
 
+    /// <summary>A positive finite number.</summary>
     public Check Positive(string name, double v) =>
         That(v > 0 && double.IsFinite(v), name, $"must be a positive finite number, got {F(v)}");
 
+    /// <summary>A finite number ≥ 0.</summary>
     public Check NonNegative(string name, double v) =>
         That(v >= 0 && double.IsFinite(v), name, $"must be a finite number ≥ 0, got {F(v)}");
 
+    /// <summary>A finite number.</summary>
     public Check Finite(string name, double v) => That(double.IsFinite(v), name, $"must be a finite number, got {F(v)}");
 
+    /// <summary>A finite number ≥ <paramref name="min"/>.</summary>
     public Check AtLeast(string name, double v, double min) =>
         That(v >= min && double.IsFinite(v), name, $"must be a finite number ≥ {F(min)}, got {F(v)}");
 
+    /// <summary>An integer ≥ <paramref name="min"/>.</summary>
     public Check AtLeast(string name, long v, long min) =>
         That(v >= min, name, $"must be an integer ≥ {min}, got {v}");
 
@@ -94,6 +117,7 @@ internal sealed class Check
         return groups;
     }
 
+    /// <summary>Throws every error collected as one <see cref="ScheduleValidationException"/>.</summary>
     public void ThrowIfAny()
     {
         if (_errors.Count > 0) throw new ScheduleValidationException(_errors);

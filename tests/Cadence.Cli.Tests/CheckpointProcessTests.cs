@@ -1,7 +1,7 @@
+using Cadence.TestSupport;
 using System.Diagnostics;
 using System.Globalization;
 using Cadence.Checkpoints;
-using Cadence.Cli.Commands;
 using Xunit;
 
 namespace Cadence.Cli.Tests;
@@ -12,9 +12,11 @@ namespace Cadence.Cli.Tests;
 /// </summary>
 public sealed partial class CheckpointProcessTests : IDisposable
 {
-    private readonly string _dir = Directory.CreateTempSubdirectory("cadence-resume-").FullName;
+    private readonly TempDirectory _temp = new("cadence-resume");
 
-    public void Dispose() => Directory.Delete(_dir, recursive: true);
+    private string _dir => _temp.Path;
+
+    public void Dispose() => _temp.Dispose();
 
     // 240 training rows, batches of 16: 15 batches per epoch, 30 iterations; a CLR cycle over both epochs.
     private string[] Args(string outDir) =>
@@ -24,17 +26,7 @@ public sealed partial class CheckpointProcessTests : IDisposable
     private string Csv()
     {
         var path = Path.Combine(_dir, "wine.csv");
-        if (File.Exists(path)) return path;
-        var rng = new Random(5);
-        var lines = new List<string> { string.Join(",", Enumerable.Range(0, 13).Select(i => $"f{i}").Append("label")) };
-        string[] names = ["alpha", "beta", "gamma"];
-        for (int r = 0; r < 300; r++)
-        {
-            int c = r % 3;
-            lines.Add(string.Join(",", Enumerable.Range(0, 13).Select(i => (c * (i % 3 == c ? 3.0 : 0.5) + rng.NextDouble()).ToString("F3", CultureInfo.InvariantCulture)).Append(names[c])));
-        }
-        File.WriteAllLines(path, lines);
-        return path;
+        return File.Exists(path) ? path : TestData.ThreeClassCsv(_dir, "wine.csv");
     }
 
     private static byte[]? _reference;
@@ -191,7 +183,7 @@ public sealed partial class CheckpointProcessTests : IDisposable
         var stderr = new StringWriter();
         string[] args = ["--data", "csv", Csv(), "--target", "label", "--bs", "16", "--threads", "1", "--lr", "99", "--epochs", "3",
             "--out", run, "--checkpoint-every", "1"];
-        int code = FitCommand.Run(args, new StringWriter(), stderr, CancellationToken.None);
+        int code = Program.Run(["fit", .. args], new StringWriter(), stderr, CancellationToken.None);
         string err = stderr.ToString();
         Assert.True(code == 1, err);
         var m = NanAt().Match(err);
@@ -208,9 +200,9 @@ public sealed partial class CheckpointProcessTests : IDisposable
     public void Conflicting_options_on_resume_exit_2(string extra, string message)
     {
         var run = Path.Combine(_dir, "conflict");
-        Assert.Equal(0, FitCommand.Run([.. Args(run), "--epochs", "2"], new StringWriter(), new StringWriter(), CancellationToken.None));
+        Assert.Equal(0, Program.Run(["fit", .. Args(run), "--epochs", "2"], new StringWriter(), new StringWriter(), CancellationToken.None));
         var stderr = new StringWriter();
-        int code = FitCommand.Run(["--resume", run, .. extra.Split(' '), "--lr", "0.05", "--threads", "1"], new StringWriter(), stderr, CancellationToken.None);
+        int code = Program.Run(["fit", "--resume", run, .. extra.Split(' '), "--lr", "0.05", "--threads", "1"], new StringWriter(), stderr, CancellationToken.None);
         Assert.Equal(2, code);
         Assert.Equal($"cadence fit: {message}" + Environment.NewLine, stderr.ToString());
     }
@@ -219,19 +211,19 @@ public sealed partial class CheckpointProcessTests : IDisposable
     public void Resume_of_a_missing_or_corrupt_checkpoint_exits_1_naming_the_file()
     {
         var stderr = new StringWriter();
-        Assert.Equal(1, FitCommand.Run(["--resume", Path.Combine(_dir, "none")], new StringWriter(), stderr, CancellationToken.None));
-        Assert.Equal($"cadence fit: {Path.Combine(_dir, "none")}: no such directory" + Environment.NewLine, stderr.ToString());
+        Assert.Equal(1, Program.Run(["fit", "--resume", Path.Combine(_dir, "none")], new StringWriter(), stderr, CancellationToken.None));
+        Assert.Equal($"cadence fit: --resume: {Path.Combine(_dir, "none")}: no such directory" + Environment.NewLine, stderr.ToString());
 
         var run = Path.Combine(_dir, "corrupt");
-        Assert.Equal(0, FitCommand.Run(Args(run), new StringWriter(), new StringWriter(), CancellationToken.None));
+        Assert.Equal(0, Program.Run(["fit", .. Args(run)], new StringWriter(), new StringWriter(), CancellationToken.None));
         var newest = Checkpoint.Rolling(Path.Combine(run, Checkpoint.DirectoryName))[^1];
         var model = Path.Combine(newest, "model.dat");
         var bytes = File.ReadAllBytes(model);
         bytes[bytes.Length / 3] ^= 0x10;
         File.WriteAllBytes(model, bytes);
         stderr = new StringWriter();
-        Assert.Equal(1, FitCommand.Run(["--resume", run], new StringWriter(), stderr, CancellationToken.None));
-        Assert.Equal($"cadence fit: {model}: corrupt: its SHA-256 does not match the manifest" + Environment.NewLine, stderr.ToString());
+        Assert.Equal(1, Program.Run(["fit", "--resume", run], new StringWriter(), stderr, CancellationToken.None));
+        Assert.Equal($"cadence fit: --resume: {model}: corrupt: its SHA-256 does not match the manifest" + Environment.NewLine, stderr.ToString());
     }
 
     [System.Text.RegularExpressions.GeneratedRegex(@"cadence fit: interrupted at iteration (\d+); checkpoint ")]

@@ -1,5 +1,5 @@
+using Cadence.TestSupport;
 using System.Text.Json;
-using Cadence.Cli.Commands;
 using static Cadence.Cli.Tests.ExperimentTestData;
 
 namespace Cadence.Cli.Tests;
@@ -7,11 +7,13 @@ namespace Cadence.Cli.Tests;
 [Collection(TrainingCollection.Name)]
 public sealed class CompareCommandTests : IDisposable
 {
-    private readonly string _dir = Directory.CreateTempSubdirectory("cadence-compare-").FullName;
+    private readonly TempDirectory _temp = new("cadence-compare");
 
-    public void Dispose() => Directory.Delete(_dir, recursive: true);
+    private string _dir => _temp.Path;
 
-    private static (int Code, string Out, string Err) Run(params string[] args) => TestData.Run(CompareCommand.Run, args);
+    public void Dispose() => _temp.Dispose();
+
+    private static (int Code, string Out, string Err) Run(params string[] args) => TestData.Run("compare", args);
 
     [Fact]
     public void Compares_schedules_over_seeds_and_writes_one_csv_row_per_run_and_histories_in_json()
@@ -66,7 +68,7 @@ public sealed class CompareCommandTests : IDisposable
         string[] common = [.. CsvData(csv), "--subset", "0.8"];
         var fitOut = new StringWriter();
         var fitErr = new StringWriter();
-        Assert.True(FitCommand.Run([.. common, "--seed", "1", "--json", .. fitArgs], fitOut, fitErr, CancellationToken.None) == 0, fitErr.ToString());
+        Assert.True(Program.Run(["fit", .. common, "--seed", "1", "--json", .. fitArgs], fitOut, fitErr, CancellationToken.None) == 0, fitErr.ToString());
         using var fit = JsonDocument.Parse(fitOut.ToString().Trim());
 
         var (code, stdout, stderr) = Run([.. common, "--epochs", "2", "--seed-list", "1", "--json", schedule]);
@@ -120,7 +122,7 @@ public sealed class CompareCommandTests : IDisposable
         var outDir = Path.Combine(_dir, "cancel");
         using var cts = new CancellationTokenSource();
         var stderr = new CancelOnLine(cts, "[1/4] constant lr=0.01 seed 0: accuracy");
-        int code = CompareCommand.Run([.. CsvData(csv), "--epochs", "1", "--seeds", "2", "--out", outDir, "constant lr=0.01", "constant lr=0.02"],
+        int code = Program.Run(["compare", .. CsvData(csv), "--epochs", "1", "--seeds", "2", "--out", outDir, "constant lr=0.01", "constant lr=0.02"],
             new StringWriter(), stderr, cts.Token);
         Assert.True(code == 130, stderr.ToString());
         Assert.Contains("cadence compare: cancelled after 1 of 4 runs", stderr.ToString());
@@ -129,16 +131,18 @@ public sealed class CompareCommandTests : IDisposable
 
     [Theory]
     [InlineData("cadence compare: SCHEDULE: give at least one schedule, e.g. \"one-cycle max-lr=0.1\" (see cadence compare --help)")]
-    [InlineData("cadence compare: unknown option '--bogus' (see cadence compare --help)", "--bogus", "constant lr=0.1")]
-    [InlineData("cadence compare: SCHEDULE 'fit lr': expects key=value after the policy name, got 'lr' in 'fit lr'", "fit lr")]
-    [InlineData("cadence compare: SCHEDULE 'one-cycle foo=1': 'foo' is not an option of policy one-cycle", "one-cycle foo=1")]
+    [InlineData("cadence compare: --bogus: unknown option (see cadence compare --help)", "--bogus", "constant lr=0.1")]
+    [InlineData("cadence compare: SCHEDULE 'fit lr': expects key=value after the policy name, got 'lr'", "fit lr")]
+    [InlineData("cadence compare: SCHEDULE 'one-cycle foo=1': foo: is not an option of cadence compare or of policy one-cycle", "one-cycle foo=1")]
     [InlineData("cadence compare: SCHEDULE 'warp lr=1': unknown policy 'warp'", "warp lr=1")]
-    [InlineData("cadence compare: --seeds: must be in [1, 10000], got 0", "--seeds", "0", "constant lr=0.1")]
+    [InlineData("cadence compare: SCHEDULE 'one-cycle max-lr=fast': max-lr: expects a number", "one-cycle max-lr=fast")]
+    [InlineData("cadence compare: SCHEDULE 'constant lr=0.1 iterations=5': iterations: the length comes from --epochs and the data; drop it", "constant lr=0.1 iterations=5")]
+    [InlineData("cadence compare: --seeds: must be a whole number in [1, 10000], got 0", "--seeds", "0", "constant lr=0.1")]
     [InlineData("cadence compare: --seeds: give one of --seed, --seeds and --seed-list, not --seed too", "--seed", "1", "--seeds", "2", "constant lr=0.1")]
     [InlineData("cadence compare: --seed-list: a seed is given twice in '1,1'", "--seed-list", "1,1", "constant lr=0.1")]
     [InlineData("cadence compare: --target-accuracy: must be in [0, 1], got 2", "--target-accuracy", "2", "constant lr=0.1")]
     [InlineData("cadence compare: SCHEDULE: two schedules are labelled 'a'; name them apart with 'NAME: POLICY …'", "a: constant lr=0.1", "a: constant lr=0.2")]
-    [InlineData("cadence compare: schedule 'cosine lr=0.1': --epochs: required with this schedule (or --t-max: is required", "cosine lr=0.1")]
+    [InlineData("cadence compare: schedule 'cosine lr=0.1': --epochs: required with cosine (or --t-max: is required", "cosine lr=0.1")]
     [InlineData("cadence compare: schedule 'big' (one-cycle max-lr=-1): max-lr: must be", "--epochs", "1", "big: one-cycle max-lr=-1")]
     [InlineData("cadence compare: schedule 'fit lr=0.1 cycle-len=2': --epochs: 3 epochs of 15 batches are 45 steps but the fit schedule is 30 steps long", "--epochs", "3", "fit lr=0.1 cycle-len=2")]
     public void Usage_errors_exit_2_with_one_line_naming_the_option(string message, params string[] args) =>

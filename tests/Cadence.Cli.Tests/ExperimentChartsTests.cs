@@ -1,5 +1,5 @@
+using Cadence.TestSupport;
 using System.Text.RegularExpressions;
-using Cadence.Cli.Commands;
 using static Cadence.Cli.Tests.ExperimentTestData;
 
 namespace Cadence.Cli.Tests;
@@ -8,9 +8,11 @@ namespace Cadence.Cli.Tests;
 [Collection(TrainingCollection.Name)]
 public sealed partial class ExperimentChartsTests : IDisposable
 {
-    private readonly string _dir = Directory.CreateTempSubdirectory("cadence-charts-").FullName;
+    private readonly TempDirectory _temp = new("cadence-charts");
 
-    public void Dispose() => Directory.Delete(_dir, recursive: true);
+    private string _dir => _temp.Path;
+
+    public void Dispose() => _temp.Dispose();
 
     private static readonly byte[] PngSignature = [0x89, 0x50, 0x4E, 0x47, 0x0D, 0x0A, 0x1A, 0x0A];
 
@@ -42,7 +44,7 @@ public sealed partial class ExperimentChartsTests : IDisposable
         var outDir = Path.Combine(_dir, "compare");
         var stdout = new StringWriter();
         var stderr = new StringWriter();
-        int code = CompareCommand.Run([.. CsvData(csv), "--epochs", "2", "--seeds", "2", "--target-accuracy", "0.5", "--out", outDir,
+        int code = Program.Run(["compare", .. CsvData(csv), "--epochs", "2", "--seeds", "2", "--target-accuracy", "0.5", "--out", outDir,
             "clr: fit lr=0.05 cycle-len=2 use-clr=10,4", "one-cycle max-lr=0.05"], stdout, stderr, CancellationToken.None);
         Assert.True(code == 0, stderr.ToString());
         foreach (var chart in new[] { "schedules.png", "accuracy.png", "valid_loss.png" }) AssertPng(Path.Combine(outDir, chart));
@@ -65,7 +67,7 @@ public sealed partial class ExperimentChartsTests : IDisposable
         var outDir = Path.Combine(_dir, "sweep3");
         var stdout = new StringWriter();
         var stderr = new StringWriter();
-        int code = SweepCommand.Run([.. CsvData(csv), "one-cycle", "--max-lr", "grid:0.01,0.05", "--pct-start", "0.25,0.3", "--anneal-strategy", "cos,linear",
+        int code = Program.Run(["sweep", .. CsvData(csv), "one-cycle", "--max-lr", "grid:0.01,0.05", "--pct-start", "0.25,0.3", "--anneal-strategy", "cos,linear",
             "--epochs", "1", "--out", outDir], stdout, stderr, CancellationToken.None);
         Assert.True(code == 0, stderr.ToString());
         Assert.Equal(["heatmap-max-lr=0.01.png", "heatmap-max-lr=0.05.png"],
@@ -83,7 +85,7 @@ public sealed partial class ExperimentChartsTests : IDisposable
         var outDir = Path.Combine(_dir, "sweep1");
         var stdout = new StringWriter();
         var stderr = new StringWriter();
-        int code = SweepCommand.Run([.. CsvData(csv), "constant", "--lr", "grid:0.01,0.02", "--epochs", "1", "--metric", "valid_loss", "--out", outDir],
+        int code = Program.Run(["sweep", .. CsvData(csv), "constant", "--lr", "grid:0.01,0.02", "--epochs", "1", "--metric", "valid_loss", "--out", outDir],
             stdout, stderr, CancellationToken.None);
         Assert.True(code == 0, stderr.ToString());
         AssertPng(Path.Combine(outDir, "heatmap.png"));

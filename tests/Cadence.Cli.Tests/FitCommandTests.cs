@@ -1,5 +1,5 @@
+using Cadence.TestSupport;
 using System.Text.Json;
-using Cadence.Cli.Commands;
 using Xunit;
 
 namespace Cadence.Cli.Tests;
@@ -7,29 +7,35 @@ namespace Cadence.Cli.Tests;
 [Collection(TrainingCollection.Name)]
 public sealed class FitCommandTests : IDisposable
 {
-    private readonly string _dir = Directory.CreateTempSubdirectory("cadence-fit-").FullName;
+    private readonly TempDirectory _temp = new("cadence-fit");
 
-    public void Dispose() => Directory.Delete(_dir, recursive: true);
+    private string _dir => _temp.Path;
 
-    private static (int Code, string Out, string Err) Run(params string[] args) => TestData.Run(FitCommand.Run, args);
+    public void Dispose() => _temp.Dispose();
+
+    private static (int Code, string Out, string Err) Run(params string[] args) => TestData.Run("fit", args);
 
     [Theory]
-    [InlineData("cadence fit: unknown option '--bogus' (see cadence fit --help)", "--bogus")]
-    [InlineData("cadence fit: --bs: must be in [1, 1048576], got 0", "--bs", "0")]
-    [InlineData("cadence fit: --lr: expected a number, got 'fast'", "--lr", "fast")]
+    [InlineData("cadence fit: --bogus: is not an option of cadence fit or of policy fit", "--bogus")]
+    [InlineData("cadence fit: --bs: must be a whole number in [1, 1048576], got 0", "--bs", "0")]
+    [InlineData("cadence fit: --lr: expects a number or a comma-separated list of numbers, got 'fast'", "--lr", "fast")]
     [InlineData("cadence fit: --model: expected one of mlp, cnn, resnet, got 'vgg'", "--model", "vgg")]
-    [InlineData("cadence fit: --opt: expected sgd or adamw, got 'lamb'", "--opt", "lamb")]
-    [InlineData("cadence fit: --use-clr: expected DIV,CUT_DIV[,MAX_MOM,MIN_MOM], got '32'", "--use-clr", "32", "--cycle-len", "1")]
-    [InlineData("cadence fit: --cycle-len: required with --use-clr (it sets the length of a cycle)", "--use-clr", "32,5")]
+    [InlineData("cadence fit: --opt: expected sgd, adamw, got 'lamb'", "--opt", "lamb")]
     [InlineData("cadence fit: --target: required with --data csv (the label column)", "--data", "csv", "x.csv")]
-    [InlineData("cadence fit: --epochs: the fit options give 3 epochs (cycles × cycle-len, geometric with cycle-mult), not 4", "--cycle-len", "3", "--epochs", "4")]
     [InlineData("cadence fit: --threads: missing value", "--threads")]
-    public void Usage_errors_exit_2_with_one_line(string message, params string[] args)
+    [InlineData("cadence fit: --epochs: must be a whole number in [1, 100000], got 99999999999", "--epochs", "99999999999")]
+    [InlineData("cadence fit: --epochs: expected a number, got 'ten'", "--epochs", "ten")]
+    [InlineData("cadence fit: --subset: must be in (0, 1], got 0", "--subset", "0")]
+    [InlineData("cadence fit: --data: csv needs a path: --data csv FILE", "--data", "csv", "--target", "label")]
+    [InlineData("cadence fit: --schedule: unknown policy 'onecycle' (did you mean one-cycle?)", "--schedule", "onecycle")]
+    [InlineData("cadence fit: --lr: expects a number or a comma-separated list of numbers, got 'fast'; --cycles: expects a whole number, got 'x'", "--lr", "fast", "--cycles", "x")]
+    public void Usage_errors_exit_2_with_one_line_before_any_data_is_loaded(string message, params string[] args) =>
+        TestData.AssertUsageError(Run(args), message);
+
+    [Fact]
+    public void A_folder_given_as_the_csv_file_is_a_usage_error_naming_data()
     {
-        var (code, stdout, stderr) = Run(args);
-        Assert.Equal(2, code);
-        Assert.Equal("", stdout);
-        Assert.Equal(message + Environment.NewLine, stderr);
+        TestData.AssertUsageError(Run("--data", "csv", _dir, "--target", "label"), $"cadence fit: --data: {_dir} is a folder; --data csv takes a file");
     }
 
     [Fact]
@@ -38,7 +44,7 @@ public sealed class FitCommandTests : IDisposable
         var path = Path.Combine(_dir, "none.csv");
         var (code, _, stderr) = Run("--data", "csv", path, "--target", "label");
         Assert.Equal(1, code);
-        Assert.Equal($"cadence fit: {path}: file not found" + Environment.NewLine, stderr);
+        Assert.Equal($"cadence fit: --data: {path}: file not found" + Environment.NewLine, stderr);
     }
 
     [Fact]
@@ -109,14 +115,18 @@ public sealed class FitCommandTests : IDisposable
     }
 
     [Theory]
-    [InlineData("cadence fit: --schedule: give either the fastai fit options (--lr …) or --schedule POLICY with its own options, not both", "--lr", "0.1", "--schedule", "one-cycle")]
+    [InlineData("cadence fit: --lr: is not an option of cadence fit or of policy one-cycle", "--lr", "0.1", "--schedule", "one-cycle")]
     [InlineData("cadence fit: --max-lr: is not an option of cadence fit or of policy cosine", "--schedule", "cosine", "--max-lr", "0.1")]
-    [InlineData("cadence fit: --iterations: the fit's length comes from --epochs and the data; drop --iterations", "--schedule", "constant", "--lr", "0.1", "--iterations", "5")]
-    [InlineData("cadence fit: --epochs: required with --schedule cosine (or --t-max: is required", "--schedule", "cosine", "--lr", "0.1")]
-    [InlineData("cadence fit: --epochs: required with --schedule constant (the policy has no length of its own)", "--schedule", "constant", "--lr", "0.1")]
+    [InlineData("cadence fit: --iterations: the length comes from --epochs and the data; drop it", "--schedule", "constant", "--lr", "0.1", "--iterations", "5")]
+    [InlineData("cadence fit: --epochs: required with cosine (or --t-max: is required", "--schedule", "cosine", "--lr", "0.1")]
+    [InlineData("cadence fit: --epochs: required with constant (the policy has no length of its own)", "--schedule", "constant", "--lr", "0.1")]
     [InlineData("cadence fit: --epochs: 2 epochs of 15 batches are 30 steps but the one-cycle schedule is 20 steps long; drop the length options or --epochs", "--epochs", "2", "--schedule", "one-cycle", "--max-lr", "0.1", "--total-steps", "20")]
     [InlineData("cadence fit: --epochs: the one-cycle schedule is 20 steps long, not a whole number of epochs of 15 batches; give --epochs instead", "--schedule", "one-cycle", "--max-lr", "0.1", "--total-steps", "20")]
     [InlineData("cadence fit: --pct-start: must be in [0, 1], got 2", "--epochs", "1", "--schedule", "one-cycle", "--max-lr", "0.1", "--pct-start", "2")]
+    [InlineData("cadence fit: --epochs: 4 epochs of 15 batches are 60 steps but the fit schedule is 45 steps long", "--cycle-len", "3", "--epochs", "4")]
+    [InlineData("cadence fit: --cycle-len: is required with use_clr", "--use-clr", "32,5")]
+    [InlineData("cadence fit: --use-clr: expects DIV,CUT_DIV or DIV,CUT_DIV,MAX_MOM,MIN_MOM, got 1 values", "--use-clr", "32", "--cycle-len", "1")]
+    [InlineData("cadence fit: --lr: the fit schedule has 3 learning rates but mlp has 2 layer groups", "--lr", "0.1,0.2,0.3")]
     public void Schedule_option_errors_exit_2_naming_the_option(string message, params string[] args)
     {
         var csv = WriteCsv();
@@ -124,6 +134,27 @@ public sealed class FitCommandTests : IDisposable
         Assert.Equal(2, code);
         Assert.Equal("", stdout);
         Assert.StartsWith(message, stderr.Split(Environment.NewLine)[0], StringComparison.Ordinal);
+    }
+
+    [Theory]
+    [InlineData(0, "--lr", "0.05", "--cycle-len", "2", "--use-clr-beta", "10,10,0.95")]   // fastai 0.7 ignores a third value
+    [InlineData(2, "--lr", "0.05", "--cycle-len", "1", "--use-clr", "32")]
+    [InlineData(2, "--lr", "-1")]
+    public void The_fastai_flags_and_schedule_fit_accept_and_refuse_the_same(int code, params string[] fitOptions)
+    {
+        string[] data = ["--data", "csv", WriteCsv(), "--target", "label", "--bs", "16", "--threads", "1", "--seed", "3", "--json"];
+        var shorthand = Run([.. data, .. fitOptions]);
+        var spelled = Run([.. data, "--schedule", "fit", .. fitOptions]);
+        Assert.True(code == shorthand.Code, shorthand.Err);
+        Assert.Equal(shorthand.Code, spelled.Code);
+        Assert.Equal(shorthand.Out.Length > 0, spelled.Out.Length > 0);
+        if (code == 0)
+        {
+            using var a = JsonDocument.Parse(shorthand.Out);
+            using var b = JsonDocument.Parse(spelled.Out);
+            Assert.Equal(a.RootElement.GetProperty("valid_loss").GetDouble(), b.RootElement.GetProperty("valid_loss").GetDouble());
+        }
+        else Assert.Equal(shorthand.Err, spelled.Err);
     }
 
     [Fact]
@@ -168,7 +199,7 @@ public sealed class FitCommandTests : IDisposable
         }
         var csv = Path.Combine(_dir, "tiny.csv");
         File.WriteAllLines(csv, lines);
-        var report = Path.Combine(_dir, "report.html");
+        var report = Path.Combine(_dir, "new", "folder", "report.html");   // missing folders are created
         var plots = Path.Combine(_dir, "plots");
         var (code, stdout, stderr) = Run("--data", "csv", csv, "--target", "label", "--bs", "16", "--threads", "1", "--lr", "0.05",
             "--cycle-len", "2", "--use-clr", "10,4,0.95,0.85", "--report", report, "--plots", plots);
@@ -182,11 +213,42 @@ public sealed class FitCommandTests : IDisposable
     }
 
     [Fact]
-    public void Report_in_a_missing_folder_is_refused_before_training()
+    public void A_report_under_a_file_or_with_another_extension_is_refused_before_training()
     {
-        var (code, _, stderr) = Run("--report", Path.Combine(_dir, "nope", "r.html"));
-        Assert.Equal(2, code);
-        Assert.StartsWith("cadence fit: --report: the folder ", stderr);
+        var file = _temp.Write("taken", "x");
+        TestData.AssertUsageError(Run("--report", Path.Combine(file, "r.html")), $"cadence fit: --report: {file} is a file, not a folder");
+        TestData.AssertUsageError(Run("--report", Path.Combine(_dir, "r.pdf")), $"cadence fit: --report: expected a .html file, got '{Path.Combine(_dir, "r.pdf")}'");
+        TestData.AssertUsageError(Run("--report", _dir), $"cadence fit: --report: {_dir} is a folder; expected a file");
+    }
+
+    [Theory]
+    [InlineData("--out")]
+    [InlineData("--plots")]
+    [InlineData("--tensorboard")]
+    public void A_file_where_a_folder_is_wanted_is_refused_before_any_data_is_loaded(string option)
+    {
+        var file = _temp.Write("taken", "x");
+        // Fashion-MNIST is the default data: a refusal in milliseconds shows nothing was loaded.
+        var clock = System.Diagnostics.Stopwatch.StartNew();
+        TestData.AssertUsageError(Run(option, file), $"cadence fit: {option}: {file} is a file; expected a folder");
+        Assert.True(clock.ElapsedMilliseconds < 5000, $"{clock.ElapsedMilliseconds} ms");
+    }
+
+    [SkippableFact]
+    public void An_unwritable_output_folder_exits_1_naming_the_option_before_training()
+    {
+        // /proc refuses new files even to root (a chmod'ed folder would not stop root, which CI runs as).
+        Skip.IfNot(OperatingSystem.IsLinux() && Directory.Exists("/proc/self"), "needs Linux's /proc");
+        foreach (var option in new[] { "--out", "--plots", "--tensorboard" })
+        {
+            var (code, stdout, stderr) = Run(option, "/proc/cadence-run");
+            Assert.Equal(1, code);
+            Assert.Equal("", stdout);
+            Assert.StartsWith($"cadence fit: {option}: cannot write in /proc: ", stderr, StringComparison.Ordinal);
+        }
+        var (c2, _, e2) = Run("--report", "/proc/report.html");
+        Assert.Equal(1, c2);
+        Assert.StartsWith("cadence fit: --report: cannot write in /proc: ", e2, StringComparison.Ordinal);
     }
 
     [Fact]

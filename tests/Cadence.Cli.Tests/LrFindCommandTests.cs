@@ -1,3 +1,4 @@
+using Cadence.TestSupport;
 using System.Globalization;
 using System.Text.Json;
 using Xunit;
@@ -6,24 +7,28 @@ namespace Cadence.Cli.Tests;
 
 public sealed class LrFindCommandTests : IDisposable
 {
-    private readonly string _dir = Directory.CreateTempSubdirectory("cadence-lrfind-").FullName;
+    private readonly TempDirectory _temp = new("cadence-lrfind");
 
-    public void Dispose() => Directory.Delete(_dir, recursive: true);
+    private string _dir => _temp.Path;
 
-    private static (int Code, string Out, string Err) Run(params string[] args) => TestData.Run(Program.Run, args);
+    public void Dispose() => _temp.Dispose();
+
+    private static (int Code, string Out, string Err) Run(params string[] args) => TestData.Run(args[0], args[1..]);
 
     private string Csv() => TestData.ThreeClassCsv(_dir);
 
     [Theory]
-    [InlineData("cadence lr-find: unknown option '--bogus' (see cadence lr-find --help)", "--bogus")]
-    [InlineData("cadence lr-find: --num-it: must be in [1, 1000000], got 0", "--num-it", "0")]
+    [InlineData("cadence lr-find: --bogus: unknown option (see cadence lr-find --help)", "--bogus")]
+    [InlineData("cadence lr-find: --num-it: must be a whole number in [1, 1000000], got 0", "--num-it", "0")]
+    [InlineData("cadence lr-find: --num-it: must be a whole number in [1, 1000000], got 0", "--iterations", "0")]
     [InlineData("cadence lr-find: --start-lr: expected a number, got 'low'", "--start-lr", "low")]
-    [InlineData("cadence lr-find: --end-lr: must be a finite number above --start-lr (1E-07), got 1E-08", "--end-lr", "1e-8")]
-    [InlineData("cadence lr-find: --end-lr: must be a finite number above --start-lr (1E-05), got 1E-06", "--mode", "fastai07", "--end-lr", "1e-6")]
-    [InlineData("cadence lr-find: --suggest: expected minimum, steep, valley, slide or all, got 'best'", "--suggest", "valley,best")]
-    [InlineData("cadence lr-find: --mode: expected fastai2 or fastai07, got 'v1'", "--mode", "v1")]
+    [InlineData("cadence lr-find: --end-lr: must be a finite number above the start lr (1E-07), got 1E-08", "--end-lr", "1e-8")]
+    [InlineData("cadence lr-find: --end-lr: must be a finite number above the start lr (1E-05), got 1E-06", "--mode", "fastai07", "--end-lr", "1e-6")]
+    [InlineData("cadence lr-find: --suggest: expected a comma list of minimum, steep, valley, slide, all, got 'best'", "--suggest", "valley,best")]
+    [InlineData("cadence lr-find: --mode: expected fastai2, fastai07, got 'v1'", "--mode", "v1")]
     [InlineData("cadence lr-find: --target: required with --data csv (the label column)", "--data", "csv", "x.csv")]
     [InlineData("cadence lr-find: --bs: missing value", "--bs")]
+    [InlineData("cadence lr-find: --plots: expected a folder or a .png or .svg file, got 'curve.jpg'", "--plot", "curve.jpg")]
     public void Usage_errors_exit_2_with_one_line(string message, params string[] args)
     {
         var (code, stdout, stderr) = Run(["lr-find", .. args]);
@@ -37,7 +42,7 @@ public sealed class LrFindCommandTests : IDisposable
     {
         var (code, _, stderr) = Run("lr-find", "--data", "csv", Csv(), "--target", "label", "--threads", "1", "--group-lrs", "1,2,3");
         Assert.Equal(2, code);
-        Assert.Equal("cadence lr-find: --group-lrs: give one lr per layer group (2), got 3 (mlp)" + Environment.NewLine, stderr);
+        Assert.Equal("cadence lr-find: --group-lrs: give one lr per layer group (2), got 3" + Environment.NewLine, stderr);
     }
 
     [Fact]
@@ -62,7 +67,7 @@ public sealed class LrFindCommandTests : IDisposable
     }
 
     [Fact]
-    public void Plot_saves_the_curve_as_png_and_refuses_other_extensions()
+    public void Plot_saves_the_curve_as_png_with_the_old_spelling_and_svg_into_plots()
     {
         var png = Path.Combine(Path.GetDirectoryName(Csv())!, "lr-find.png");
         var (code, _, stderr) = Run("lr-find", "--data", "csv", Csv(), "--target", "label", "--bs", "16", "--threads", "1",
@@ -71,9 +76,11 @@ public sealed class LrFindCommandTests : IDisposable
         var bytes = File.ReadAllBytes(png);
         Assert.Equal(new byte[] { 0x89, (byte)'P', (byte)'N', (byte)'G' }, bytes[..4]);
         Assert.True(bytes.Length > 5000, $"{bytes.Length} bytes");
-        var (bad, _, err) = Run("lr-find", "--plot", "curve.jpg");
-        Assert.Equal(2, bad);
-        Assert.Equal("cadence lr-find: --plot: expected a .png or .svg file, got 'curve.jpg'" + Environment.NewLine, err);
+        var plots = Path.Combine(_dir, "plots");
+        (code, _, stderr) = Run("lr-find", "--data", "csv", Csv(), "--target", "label", "--bs", "16", "--threads", "1",
+            "--num-it", "40", "--json", "--plots", plots, "--plot-format", "svg");
+        Assert.True(code == 0, stderr);
+        Assert.Equal("svg", System.Xml.Linq.XDocument.Load(Path.Combine(plots, "lr-find.svg")).Root!.Name.LocalName);
     }
 
     [Fact]
@@ -82,7 +89,7 @@ public sealed class LrFindCommandTests : IDisposable
         var (code, stdout, stderr) = Run("lr-find", "--data", "csv", Csv(), "--target", "label", "--bs", "16", "--threads", "1", "--suggest", "all");
         Assert.True(code == 0, stderr);
         var lines = stdout.Split('\n');
-        Assert.StartsWith("LR range test (fastai v2): 100 points, lr 1E-07 to 8.318", lines[0], StringComparison.Ordinal);
+        Assert.StartsWith("LR range test (fastai v2): 100 points, lr 1E-07 to 8.3176", lines[0], StringComparison.Ordinal);
         Assert.Contains("smoothed loss by lr (log)", stdout, StringComparison.Ordinal);
         Assert.Contains(lines, l => l.Contains('V', StringComparison.Ordinal) && l.Trim().All(c => c is 'M' or 'S' or 'V' or 'L' or '+' or ' '));
         foreach (var m in new[] { "M minimum", "S steep", "V valley", "L slide" })

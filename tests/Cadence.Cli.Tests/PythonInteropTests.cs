@@ -49,15 +49,15 @@ public partial class PythonInteropTests(ITestOutputHelper output)
     {
         string python = Requires.PythonWithTorch();
         const int n = 12;
-        var (code, json, err) = Run("schedule", "one-cycle", "--max-lr", "0.01,0.1", "--total-steps", n.ToString(System.Globalization.CultureInfo.InvariantCulture), "--format", "json");
+        var (code, json, err) = Run("schedule", "one-cycle", "--max-lr", "0.01,0.1", "--total-steps", n.ToString(System.Globalization.CultureInfo.InvariantCulture), "--json");
         Assert.True(code == 0, err);
 
         string doc = File.ReadAllText(Repo.File("docs", "interop.md"));
         var snippet = PythonBlock().Match(doc);
         Assert.True(snippet.Success, "docs/interop.md has no ```python block");
 
-        string dir = Directory.CreateTempSubdirectory("cadence-py-").FullName;
-        try
+        using var temp = new TempDirectory("cadence-py");
+        string dir = temp.Path;
         {
             File.WriteAllText(Path.Combine(dir, "snippet.py"), snippet.Groups[1].Value);
             File.WriteAllText(Path.Combine(dir, "harness.py"), Harness);
@@ -82,7 +82,6 @@ public partial class PythonInteropTests(ITestOutputHelper output)
             }
             output.WriteLine($"{python}: {n} steps × 2 groups match");
         }
-        finally { Directory.Delete(dir, recursive: true); }
     }
 
     private static (int Code, string Out, string Err) Run(params string[] args)

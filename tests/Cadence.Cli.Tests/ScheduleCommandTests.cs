@@ -1,3 +1,4 @@
+using Cadence.TestSupport;
 using System.Text.Json;
 using Cadence.Cli;
 
@@ -15,8 +16,9 @@ public class ScheduleCommandTests
     [Fact]
     public void Json_has_the_promised_shape_and_round_trip_numbers()
     {
-        var (code, output, _) = Run("schedule", "one-cycle", "--max-lr", "0.01", "--total-steps", "10", "--format", "json");
+        var (code, output, _) = Run("schedule", "one-cycle", "--max-lr", "0.01", "--total-steps", "10", "--json");
         Assert.Equal(0, code);
+        Assert.Equal(output, Run("schedule", "one-cycle", "--max-lr", "0.01", "--total-steps", "10", "--format", "json").Out);   // the old spelling
         var root = JsonDocument.Parse(output).RootElement;
         Assert.Equal("one-cycle", root.GetProperty("policy").GetString());
         Assert.Equal(10, root.GetProperty("iterations").GetInt32());
@@ -30,7 +32,7 @@ public class ScheduleCommandTests
     [Fact]
     public void Several_groups_add_lr_groups_and_momentum_is_null_when_unscheduled()
     {
-        var (code, output, _) = Run("schedule", "cosine", "--lr", "0.1,0.01", "--t-max", "5", "--format", "json");
+        var (code, output, _) = Run("schedule", "cosine", "--lr", "0.1,0.01", "--t-max", "5", "--json");
         Assert.Equal(0, code);
         var root = JsonDocument.Parse(output).RootElement;
         Assert.Equal(JsonValueKind.Null, root.GetProperty("momentum").ValueKind);
@@ -53,7 +55,7 @@ public class ScheduleCommandTests
     [Fact]
     public void Csv_has_a_header_and_one_row_per_step()
     {
-        var (code, output, _) = Run("schedule", "step", "--lr", "0.1", "--step-size", "2", "--iterations", "4", "--format", "csv", "--momentum", "0.9");
+        var (code, output, _) = Run("schedule", "step", "--lr", "0.1", "--step-size", "2", "--iterations", "4", "--csv", "--momentum", "0.9");
         Assert.Equal(0, code);
         var lines = output.Trim().Split('\n');
         Assert.Equal("step,lr,momentum", lines[0]);
@@ -66,10 +68,10 @@ public class ScheduleCommandTests
     [InlineData(new[] { "schedule", "one-cycle", "--max-lr", "0.1" }, "--total-steps: is required")]
     [InlineData(new[] { "schedule", "one-cycle", "--max-lr", "0.1", "--total-steps", "10", "--pct-start", "1.5" }, "--pct-start: must be in [0, 1], got 1.5")]
     [InlineData(new[] { "schedule", "one-cycle", "--max-lr", "-1", "--total-steps", "10" }, "--max-lr: must be a positive finite number, got -1")]
-    [InlineData(new[] { "schedule", "cosine", "--lr", "0.1", "--t-max", "5", "--bogus", "1" }, "--bogus: is not an option of cosine")]
+    [InlineData(new[] { "schedule", "cosine", "--lr", "0.1", "--t-max", "5", "--bogus", "1" }, "--bogus: is not an option of cadence schedule or of policy cosine")]
     [InlineData(new[] { "schedule", "cosine", "--lr", "0.1" }, "--t-max: is required")]
     [InlineData(new[] { "schedule", "cyclic", "--base-lr", "0.1", "--max-lr", "1", "--mode", "zigzag", "--iterations", "5" }, "--mode: must be one of triangular, triangular2, exp_range")]
-    [InlineData(new[] { "schedule", "cyclic", "--base-lr", "0.1", "--max-lr", "1" }, "--iterations is required")]
+    [InlineData(new[] { "schedule", "cyclic", "--base-lr", "0.1", "--max-lr", "1" }, "--iterations: required for cyclic (it has no length of its own)")]
     [InlineData(new[] { "schedule", "one-cycle", "--max-lr", "0.1", "--total-steps", "10", "--three-phase", "yes" }, "--three-phase: expects true or false")]
     [InlineData(new[] { "schedule", "one-cycle", "--max-lr", "0.1", "--total-steps", "10", "--iterations", "12" }, "--iterations: one-cycle is defined for steps 0…10")]
     [InlineData(new[] { "schedule", "fit", "--lr", "0.01", "--use-clr", "32,5", "--batches-per-epoch", "100" }, "--cycle-len: is required with use_clr")]
@@ -77,7 +79,13 @@ public class ScheduleCommandTests
     [InlineData(new[] { "schedule", "cosine", "--lr", "0.1", "--t-max", "5", "--iterations", "abc" }, "--iterations: expects a whole number, got 'abc'")]
     [InlineData(new[] { "schedule", "cosine", "--lr", "0.1", "--t-max", "5", "--iterations", "0" }, "--iterations: must be a whole number ≥ 1, got 0")]
     [InlineData(new[] { "schedule", "cosine", "--lr", "0.1", "--t-max", "5", "--optimizer", "rmsprop" }, "--optimizer: must be one of sgd, adam")]
-    [InlineData(new[] { "frobnicate" }, "unknown command 'frobnicate'")]
+    [InlineData(new[] { "frobnicate" }, "cadence: unknown command 'frobnicate'")]
+    [InlineData(new[] { "fti" }, "cadence: unknown command 'fti' (did you mean fit?)")]
+    [InlineData(new[] { "schedule", "onecycle" }, "cadence schedule: POLICY: unknown policy 'onecycle' (did you mean one-cycle?)")]
+    [InlineData(new[] { "schedule" }, "cadence schedule: POLICY: required")]
+    [InlineData(new[] { "schedule", "cosine", "--lr", "0.1", "--t-max", "5", "--json", "--csv" }, "cadence schedule: --csv: give --json or --csv, not both")]
+    [InlineData(new[] { "schedule", "cosine", "--lr", "0.1", "--t-max", "5", "--format", "yaml" }, "cadence schedule: --format: expected table, json, csv, got 'yaml'")]
+    [InlineData(new[] { "policies", "extra" }, "cadence policies: unknown command 'extra'")]
     public void Usage_errors_exit_2_with_one_clear_line(string[] args, string message)
     {
         var (code, output, err) = Run(args);
@@ -93,8 +101,11 @@ public class ScheduleCommandTests
     {
         var (code, output, _) = Run("schedule", "one-cycle", "--help");
         Assert.Equal(0, code);
-        Assert.Contains("--pct-start X", output);
-        Assert.Contains("(default 0.3)", output);
+        Assert.Matches(@"--pct-start X\s+0\.3\s+Fraction of steps spent warming up", output);
+        Assert.Matches(@"--max-lr X\[,X…\]\s+required\s", output);
+        Assert.Contains("one-cycle — PyTorch OneCycleLR", output);
+        Assert.DoesNotContain("Options of", Run("schedule", "--help").Out);   // no policy: the command's help and the list of policies
+        Assert.Contains("POLICY: fit, one-cycle, cyclic", Run("schedule", "--help").Out);
         var (c2, list, _) = Run("policies");
         Assert.Equal(0, c2);
         foreach (var name in new[] { "fit", "one-cycle", "cyclic", "fit-one-cycle", "wsd", "inverse-sqrt", "sequential" }) Assert.Contains(name, list);
@@ -104,7 +115,7 @@ public class ScheduleCommandTests
     public void Every_golden_trace_matches_through_the_command_line()
     {
         // The same cases as the library's golden tests, through argv and JSON, i.e. what a user sees.
-        var root = FindRoot();
+        var root = Repo.Root;
         int checkedCases = 0;
         foreach (var file in new[] { "pytorch", "fastai07", "fastai2", "hf_transformers" })
         {
@@ -115,7 +126,7 @@ public class ScheduleCommandTests
                 if (lr.Any(g => g.Any(v => v < 0))) continue;   // refused past the end; covered by the library tests
                 var args = new List<string> { "schedule", c.GetProperty("policy").GetString()! };
                 args.AddRange(c.GetProperty("args").EnumerateArray().Select(a => a.GetString()!));
-                args.AddRange(["--iterations", c.GetProperty("iterations").GetInt64().ToString(System.Globalization.CultureInfo.InvariantCulture), "--format", "json"]);
+                args.AddRange(["--iterations", c.GetProperty("iterations").GetInt64().ToString(System.Globalization.CultureInfo.InvariantCulture), "--json"]);
                 var (code, output, err) = Run([.. args]);
                 if (code == 2 && err.Contains("--milestones")) continue;   // deliberate refusals, see GoldenTraceTests.Refused
                 Assert.True(code == 0, $"{c.GetProperty("name")}: exit {code}: {err}");
@@ -135,20 +146,15 @@ public class ScheduleCommandTests
         }
         Assert.True(checkedCases > 200, $"only {checkedCases} cases checked");
     }
-
-    private static string FindRoot()
-    {
-        var dir = new DirectoryInfo(AppContext.BaseDirectory);
-        while (dir is not null && !File.Exists(Path.Combine(dir.FullName, "Cadence.sln"))) dir = dir.Parent;
-        return dir!.FullName;
-    }
 }
 
 public sealed class SchedulePlotTests : IDisposable
 {
-    private readonly string _dir = Directory.CreateTempSubdirectory("cadence-plot-").FullName;
+    private readonly TempDirectory _temp = new("cadence-plot");
 
-    public void Dispose() => Directory.Delete(_dir, recursive: true);
+    private string _dir => _temp.Path;
+
+    public void Dispose() => _temp.Dispose();
 
     private static (int Code, string Out, string Err) Run(params string[] args)
     {
@@ -189,14 +195,25 @@ public sealed class SchedulePlotTests : IDisposable
     }
 
     [Theory]
-    [InlineData("s.jpg", "cadence: --plot: the file name must end in .png or .svg, got '.jpg' in ")]
-    [InlineData("missing/s.png", "cadence: --plot: the folder ")]
+    [InlineData("s.jpg", "cadence schedule: --plots: expected a folder or a .png or .svg file, got '")]
+    [InlineData("file/s.png", "cadence schedule: --plots: ")]
     public void Bad_plot_paths_are_usage_errors(string name, string message)
     {
+        if (name.StartsWith("file/", StringComparison.Ordinal)) File.WriteAllText(Path.Combine(_dir, "file"), "not a folder");
         var (code, output, err) = Run("schedule", "one-cycle", "--max-lr", "0.1", "--total-steps", "10", "--plot", Path.Combine(_dir, name));
         Assert.Equal(2, code);
         Assert.Equal("", output);
         Assert.StartsWith(message, err);
-        Assert.Empty(Directory.GetFileSystemEntries(_dir));
+        Assert.Equal(name.StartsWith("file/", StringComparison.Ordinal) ? 1 : 0, Directory.GetFileSystemEntries(_dir).Length);   // nothing written
+    }
+
+    [Fact]
+    public void Plots_into_a_missing_folder_creates_it()
+    {
+        var dir = Path.Combine(_dir, "new", "charts");
+        var (code, output, err) = Run("schedule", "cosine", "--lr", "0.1", "--t-max", "20", "--plots", dir, "--plot-format", "svg");
+        Assert.True(code == 0, err);
+        Assert.EndsWith($"Chart written to {Path.Combine(dir, "schedule.svg")}.{Environment.NewLine}", output);
+        Assert.True(File.Exists(Path.Combine(dir, "schedule.svg")));
     }
 }

@@ -1,5 +1,5 @@
+using Cadence.TestSupport;
 using System.Text.Json;
-using Cadence.Cli.Commands;
 using Cadence.Cli.Experiments;
 using static Cadence.Cli.Tests.ExperimentTestData;
 
@@ -58,32 +58,24 @@ public sealed class SweepGridTests
     [InlineData("--use-clr: give div cut-div or div cut-div max-mom min-mom, got div", "fit", "use-clr", "div=10,20")]
     [InlineData("--use-clr: expected div=V[,V…] cut-div=V[,V…] max-mom=V[,V…] min-mom=V[,V…], got 'pct=3'", "fit", "use-clr", "div=10 pct=3")]
     [InlineData("--use-clr: cut-div=3 is given twice", "fit", "use-clr", "div=10 cut-div=3,3")]
-    [InlineData("--cut-div: is not an option of cadence sweep or of policy fit", "fit", "cut-div", "3,5")]
-    [InlineData("--iterations: the length comes from --epochs and the data; drop --iterations", "constant", "iterations", "5")]
     [InlineData("--schedulers: takes free text and cannot be swept; give one value", "sequential", "schedulers", "grid:a;b")]
-    [InlineData("POLICY: unknown policy 'warp'", "warp", "lr", "0.1")]
     public void Ambiguous_or_unknown_values_are_usage_errors_naming_the_option(string message, string policy, string option, string value)
     {
         var e = Assert.Throws<UsageException>(() => Parse(policy, (option, value)));
         Assert.StartsWith(message, e.Message, StringComparison.Ordinal);
-    }
-
-    [Fact]
-    public void An_option_given_twice_is_refused()
-    {
-        var e = Assert.Throws<UsageException>(() => Parse("constant", ("lr", "0.1"), ("lr", "0.2")));
-        Assert.Equal("--lr: given twice", e.Message);
     }
 }
 
 [Collection(TrainingCollection.Name)]
 public sealed class SweepCommandTests : IDisposable
 {
-    private readonly string _dir = Directory.CreateTempSubdirectory("cadence-sweep-").FullName;
+    private readonly TempDirectory _temp = new("cadence-sweep");
 
-    public void Dispose() => Directory.Delete(_dir, recursive: true);
+    private string _dir => _temp.Path;
 
-    private static (int Code, string Out, string Err) Run(params string[] args) => TestData.Run(SweepCommand.Run, args);
+    public void Dispose() => _temp.Dispose();
+
+    private static (int Code, string Out, string Err) Run(params string[] args) => TestData.Run("sweep", args);
 
     private static string[] Rows(string outDir) => File.ReadAllLines(Path.Combine(outDir, "sweep.csv"))[1..];
 
@@ -138,8 +130,8 @@ public sealed class SweepCommandTests : IDisposable
         Assert.Equal(2, all[4..].Count(r => r.Contains("constant lr=0.05", StringComparison.Ordinal)));
         Assert.Equal(3, stdout.Split(Environment.NewLine).Count(l => l.Contains("  2/2  ", StringComparison.Ordinal)));   // every cell, old and new
 
-        // Everything done: a third resume trains nothing.
-        (code, _, stderr) = Run([.. common, "--lr", "grid:0.01,0.02,0.05", "--resume"]);
+        // Everything done: a third resume (spelled as fit spells it, --resume DIR) trains nothing.
+        (code, _, stderr) = Run([.. common, "--lr", "grid:0.01,0.02,0.05", "--resume", outDir]);
         Assert.True(code == 0, stderr);
         Assert.DoesNotContain("[1/", stderr);
         Assert.Equal(6, Rows(outDir).Length);
@@ -161,7 +153,7 @@ public sealed class SweepCommandTests : IDisposable
 
         (code, _, stderr) = Run([.. CsvData(csv), "constant", "--lr", "0.01", "--epochs", "1", "--out", outDir]);
         Assert.Equal(2, code);
-        Assert.Equal($"cadence sweep: --out: {Path.Combine(outDir, "sweep.csv")} exists; pass --resume to continue that sweep, or choose another --out" + Environment.NewLine, stderr);
+        Assert.Equal($"cadence sweep: --out: {Path.Combine(outDir, "sweep.csv")} exists; pass --resume DIR to continue that sweep, or choose another --out" + Environment.NewLine, stderr);
     }
 
     [Fact]
@@ -193,7 +185,7 @@ public sealed class SweepCommandTests : IDisposable
         var (code, stdout, stderr) = Run([.. CsvData(csv), "constant", "--lr", "grid:0.01,0.02", "--epochs", "1", "--seeds", "2",
             "--max-minutes", "0.00001", "--out", outDir]);
         Assert.True(code == 0, stderr);
-        Assert.Contains("not reached (--max-minutes 1E-05 reached): 4 of 4 runs; rerun with --resume to do them:", stdout);
+        Assert.Contains($"not reached (--max-minutes 1E-05 reached): 4 of 4 runs; rerun with --resume {outDir} to do them:", stdout);
         Assert.Contains("  lr=0.01: seeds 0, 1", stdout);
         Assert.Contains("not run", stdout);
         Assert.Empty(Rows(outDir));
@@ -210,7 +202,7 @@ public sealed class SweepCommandTests : IDisposable
         string[] args = [.. CsvData(csv), "constant", "--lr", "grid:0.01,0.02", "--epochs", "1", "--seeds", "2", "--out", outDir];
         using var cts = new CancellationTokenSource();
         var stderr = new CancelOnLine(cts, "[2/4] lr=0.02 seed 0: accuracy");
-        int code = SweepCommand.Run(args, new StringWriter(), stderr, cts.Token);
+        int code = Program.Run(["sweep", .. args], new StringWriter(), stderr, cts.Token);
         Assert.True(code == 130, stderr.ToString());
         Assert.Equal(2, Rows(outDir).Length);
         var (again, _, err) = Run([.. args, "--resume"]);
@@ -220,13 +212,17 @@ public sealed class SweepCommandTests : IDisposable
     }
 
     [Theory]
-    [InlineData("cadence sweep: POLICY: give the policy to sweep, e.g.", "--lr", "0.1")]
-    [InlineData("cadence sweep: POLICY: given twice ('constant', then '0.2')", "constant", "--lr", "0.1", "0.2")]
+    [InlineData("cadence sweep: POLICY: required (see cadence sweep --help)", "--lr", "0.1")]
+    [InlineData("cadence sweep: unexpected argument '0.2'", "constant", "--lr", "0.1", "0.2")]
     [InlineData("cadence sweep: --metric: expected accuracy, best_accuracy, valid_loss, got 'f1'", "constant", "--lr", "0.1", "--metric", "f1")]
-    [InlineData("cadence sweep: --resume: needs --out DIR (the sweep to continue)", "constant", "--lr", "0.1", "--resume")]
-    [InlineData("cadence sweep: --max-minutes: must be in (0, 1000000), got 0", "constant", "--lr", "0.1", "--max-minutes", "0")]
+    [InlineData("cadence sweep: --resume: needs the sweep's folder: --resume DIR", "constant", "--lr", "0.1", "--resume")]
+    [InlineData("cadence sweep: --max-minutes: must be in (0, 1000000], got 0", "constant", "--lr", "0.1", "--max-minutes", "0")]
     [InlineData("cadence sweep: --lr: takes a list itself", "constant", "--lr", "0.1,0.2")]
     [InlineData("cadence sweep: --lr: missing value", "constant", "--lr")]
+    [InlineData("cadence sweep: --lr: given twice", "constant", "--lr", "0.1", "--lr", "0.2")]
+    [InlineData("cadence sweep: --cut-div: is not an option of cadence sweep or of policy fit", "fit", "--cut-div", "3,5")]
+    [InlineData("cadence sweep: --iterations: the length comes from --epochs and the data; drop it", "constant", "--lr", "0.1", "--iterations", "5")]
+    [InlineData("cadence sweep: POLICY: unknown policy 'warp'", "warp", "--lr", "0.1")]
     [InlineData("cadence sweep: schedule 'cut-div=0' (fit lr=0.1 cycle-len=1 use-clr=10,0): use-clr: ", "fit", "--lr", "0.1", "--cycle-len", "1", "--use-clr", "div=10 cut-div=3,0")]
     public void Usage_errors_exit_2_with_one_line_naming_the_option(string message, params string[] args) =>
         TestData.AssertUsageError(Run([.. CsvData(NoisyCsv(_dir)), .. args]), message);

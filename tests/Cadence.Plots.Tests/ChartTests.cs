@@ -1,3 +1,4 @@
+using Cadence.TestSupport;
 using Cadence.Schedules;
 using ScottPlot;
 
@@ -5,9 +6,11 @@ namespace Cadence.Plots.Tests;
 
 public sealed class ChartTests : IDisposable
 {
-    private readonly string _dir = Directory.CreateTempSubdirectory("cadence-plots-").FullName;
+    private readonly TempDirectory _temp = new("cadence-plots");
 
-    public void Dispose() => Directory.Delete(_dir, recursive: true);
+    private string _dir => _temp.Path;
+
+    public void Dispose() => _temp.Dispose();
 
     private static readonly ChartOptions Small = new() { Width = 640, Height = 420 };
 
@@ -205,9 +208,9 @@ public sealed class ChartTests : IDisposable
     public void Bad_inputs_name_the_parameter_and_the_range()
     {
         var s = Torch.OneCycle(maxLr: [0.1], totalSteps: 10);
-        var w = Assert.Throws<ArgumentOutOfRangeException>(() => Plots.ScheduleChart(s, 10, new ChartOptions { Width = 50 }));
-        Assert.Equal("Width", w.ParamName);
-        Assert.StartsWith("Width must be in [100, 10000] pixels, got 50", w.Message, StringComparison.Ordinal);
+        var w = Assert.Throws<ValidationException>(() => Plots.ScheduleChart(s, 10, new ChartOptions { Width = 50, Height = 20_000 }));
+        Assert.Equal("width", w.ParamName);
+        Assert.Equal("width: must be in [100, 10000] pixels, got 50; height: must be in [100, 10000] pixels, got 20000", w.Summary);
         Assert.Equal("iterations", Assert.Throws<ArgumentOutOfRangeException>(() => Plots.ScheduleChart(s, 0)).ParamName);
         var lrs = Assert.Throws<ArgumentOutOfRangeException>(() => Plots.LrFindChart([1e-3, -1], [1, 2]));
         Assert.Equal("lrs", lrs.ParamName);

@@ -1,3 +1,4 @@
+using Cadence.TestSupport;
 using System.Diagnostics;
 using System.Text.RegularExpressions;
 using SkiaSharp;
@@ -11,9 +12,11 @@ namespace Cadence.Plots.Tests;
 /// </summary>
 public sealed partial class ChromiumTests(ITestOutputHelper output) : IDisposable
 {
-    private readonly string _dir = Directory.CreateTempSubdirectory("cadence-chromium-").FullName;
+    private readonly TempDirectory _temp = new("cadence-chromium");
 
-    public void Dispose() => Directory.Delete(_dir, recursive: true);
+    private string _dir => _temp.Path;
+
+    public void Dispose() => _temp.Dispose();
 
     private static string? FindChromium() =>
         new[] { "chromium", "chromium-browser", "google-chrome" }

@@ -1,12 +1,15 @@
+using Cadence.TestSupport;
 using SkiaSharp;
 
 namespace Cadence.Plots.Tests;
 
 public sealed class HeatmapTests : IDisposable
 {
-    private readonly string _dir = Directory.CreateTempSubdirectory("cadence-heatmap-").FullName;
+    private readonly TempDirectory _temp = new("cadence-heatmap");
 
-    public void Dispose() => Directory.Delete(_dir, recursive: true);
+    private string _dir => _temp.Path;
+
+    public void Dispose() => _temp.Dispose();
 
     private static readonly string[] Rows = ["div=10", "div=32"];
     private static readonly string[] Columns = ["cut-div=3", "cut-div=5", "cut-div=10"];

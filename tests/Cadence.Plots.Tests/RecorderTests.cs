@@ -1,3 +1,4 @@
+using Cadence.TestSupport;
 using Cadence.Data;
 using Cadence.Schedules;
 using Cadence.Training;
@@ -9,9 +10,11 @@ namespace Cadence.Plots.Tests;
 /// <summary>The fastai-style extension methods on a Recorder filled by a real (tiny) fit.</summary>
 public sealed class RecorderTests : IDisposable
 {
-    private readonly string _dir = Directory.CreateTempSubdirectory("cadence-recorder-").FullName;
+    private readonly TempDirectory _temp = new("cadence-recorder");
 
-    public void Dispose() => Directory.Delete(_dir, recursive: true);
+    private string _dir => _temp.Path;
+
+    public void Dispose() => _temp.Dispose();
 
     private static Learner TinyLearner()
     {

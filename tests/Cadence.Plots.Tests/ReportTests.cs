@@ -1,3 +1,4 @@
+using Cadence.TestSupport;
 using System.Text.RegularExpressions;
 using System.Xml.Linq;
 using Cadence.Schedules;
@@ -6,9 +7,11 @@ namespace Cadence.Plots.Tests;
 
 public sealed partial class ReportTests : IDisposable
 {
-    private readonly string _dir = Directory.CreateTempSubdirectory("cadence-report-").FullName;
+    private readonly TempDirectory _temp = new("cadence-report");
 
-    public void Dispose() => Directory.Delete(_dir, recursive: true);
+    private string _dir => _temp.Path;
+
+    public void Dispose() => _temp.Dispose();
 
     internal static Report FitReport() =>
         Report.ForFit(Synthetic.History(), FastAi07.Fit([0.001, 0.01], batchesPerEpoch: Synthetic.BatchesPerEpoch, cycles: 1, cycleLen: Synthetic.Epochs,

@@ -107,8 +107,15 @@ public class PropertyTests
     [Fact]
     public void Any_step_is_computed_without_replay()
     {
+        // CosineAnnealingWarmRestarts(T_0=10, T_mult=2): cycle n covers steps 10·(2^n − 1) … 10·(2^(n+1) − 1) − 1.
         var s = Torch.CosineWarmRestarts([0.1], 10, 2);
-        var direct = s.At(1_000_000_000_000L).Lr[0];
-        Assert.True(double.IsFinite(direct) && direct >= 0 && direct <= 0.1);
+        Assert.Equal(0.1, s.At(10 + 20 + 40).Lr[0]);   // the first step of the fourth cycle: a restart, exactly lr
+        const long t = 1_000_000_000_000L;   // in cycle 36, which starts at 10·(2^36 − 1) and lasts 10·2^36 steps
+        long start = 10 * ((1L << 36) - 1), length = 10 * (1L << 36);
+        Assert.InRange(t, start, start + length - 1);
+        double expected = 0.1 * (1 + Math.Cos(Math.PI * (t - start) / length)) / 2;   // 0.0570153 at T_cur = 312805232650
+        Assert.Equal(expected, s.At(t).Lr[0], 1e-12);
+        Assert.Equal(0.1 * (1 + Math.Cos(Math.PI * (length - 1.0) / length)) / 2, s.At(start + length - 1).Lr[0], 1e-15);   // last step of that cycle
+        Assert.Equal(0.1, s.At(start + length).Lr[0]);   // and the next restart
     }
 }

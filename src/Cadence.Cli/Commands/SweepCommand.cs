@@ -1,108 +1,58 @@
-using System.Globalization;
-using System.Text.Json;
+using Cadence.Cli.Training;
 using Cadence.Cli.Experiments;
 
 namespace Cadence.Cli.Commands;
 
+internal sealed class SweepSettings : ExperimentSettings, IPolicySettings
+{
+    [CommandArgument(0, "<POLICY>"), Description("The policy whose options are swept; then --OPTION VALUES: one value is fixed, 1,3,10 an axis (options that take a list: grid:0.05,0.1; a tuple by component: --use-clr \"div=10,20 cut-div=3,5\")")]
+    public string Policy { get; set; } = "";
+
+    [CommandOption("--metric <METRIC>"), OneOf("The table's value: at the last epoch, or the best epoch's accuracy", "accuracy", "best_accuracy", "valid_loss"), DefaultValue("accuracy")]
+    public string Metric { get; set; } = "accuracy";
+
+    [CommandOption("--max-minutes <M>"), Number(0, 1e6, "Bound the whole sweep: the run in progress at M minutes is stopped (not recorded) and the cells not reached are listed", MinOpen = true)]
+    public double? MaxMinutes { get; set; }
+
+    [CommandOption("--resume [DIR]"), Description("Continue the sweep in DIR (as --out DIR): skip each (cell, seed) already in DIR/sweep.csv, which must come from the same data, model and optimizer options")]
+    public FlagValue<string>? Resume { get; set; }
+
+    public SweepGrid Grid { get; private set; } = null!;
+
+    public bool Resuming => Resume is { IsSet: true };
+
+    public void Read(IRemainingArguments remaining, string command)
+    {
+        var spec = PolicyChoice.Find(Policy, "POLICY");
+        var options = PolicyChoice.FromRemaining(remaining, spec, command, training: true);
+        Grid = SweepGrid.Parse(spec.Name, [.. options.Select(kv => (kv.Key, kv.Value))]);
+    }
+
+    public override void Check(Check check)
+    {
+        base.Check(check);
+        if (Resume is { IsSet: true, Value: { } dir })
+        {
+            if (Out is not null && Path.GetFullPath(Out) != Path.GetFullPath(dir)) check.Fail("--resume", $"continues the sweep in {dir}, but --out is {Out}; give one");
+            Out = dir;
+        }
+        if (Resuming && Out is null) check.Fail("--resume", "needs the sweep's folder: --resume DIR");
+    }
+}
+
 /// <summary>
 /// <c>cadence sweep</c>: a grid over one policy's options, each cell trained with every seed; a table of the chosen
-/// metric (mean ± std over seeds). Runs go on after a cell diverges; each finished run is appended to a CSV at once,
-/// so an interrupted sweep keeps what it measured and <c>--resume</c> skips it.
-/// Exit codes: 0 done (also when --max-minutes left cells unreached), 1 failure, 2 usage error, 130 cancelled.
+/// metric (mean ± std over seeds). Runs go on after a cell diverges; each finished run is appended to sweep.csv at once,
+/// so an interrupted sweep keeps what it measured and <c>--resume DIR</c> skips it. Exit 0 also when --max-minutes
+/// left cells unreached. With --out: sweep.csv, results.json, heat-maps and report.html.
 /// </summary>
-internal static class SweepCommand
+internal sealed class SweepCommand(Io io) : CadenceCommand<SweepSettings>(io)
 {
-    public const string Help = """
-        usage: cadence sweep POLICY [options] --OPTION VALUES …
-          Any option of `cadence schedule POLICY`; its VALUES say whether it is swept (the grid is every combination):
-          --cycle-len 3          one value: fixed
-          --cycle-len 1,3,10     options that take one value (number, whole number, choice, true/false): swept
-          --lr grid:0.05,0.1     options that take a list (lr, max-lr, lr-max … one value per parameter group;
-                                 milestones) are swept only with grid:. A bare list there is refused as ambiguous;
-                                 list:0.01,0.1 is one fixed list, "grid:30,60;40,80" sweeps over lists (';' between)
-          --use-clr "div=10,20,32,40 cut-div=3,5,10"
-                                 a tuple option by component: use-clr div cut-div [max-mom min-mom], use-clr-beta
-                                 div pct [max-mom min-mom], moms start middle end; --use-clr 32,5 is one fixed tuple
-          e.g. cadence sweep fit --lr 0.1 --cycle-len 3 --use-clr "div=10,20,32,40 cut-div=3,5,10" --seeds 3 --out clr-grid
-        """ + "\n" + TrainingOptions.Help + "\n" + ExperimentOptions.Help + "\n" + """
-          --metric accuracy|best_accuracy|valid_loss   the table's value: at the last epoch, or the best epoch's accuracy
-                                 (default accuracy)
-          --max-minutes M        bound the whole sweep: the run in progress at M minutes is stopped (not recorded) and
-                                 the cells not reached are listed; with --resume a later sweep does them
-          --resume               continue the sweep in --out DIR: skip each (cell, seed) already in DIR/sweep.csv (the
-                                 file must come from a sweep with the same data, model and optimizer options)
-        With --out DIR: sweep.csv gets one row per (cell, seed) as soon as it finishes (seed, status, accuracy, best
-        accuracy, valid loss, seconds, reason); results.json (axes, cells, per-seed values: the heat-map's data),
-        heatmap.png (the metric, mean over seeds, over the last two swept options; one heatmap-OPTION=VALUE….png per
-        value of the others; one row for one option) and report.html (configuration, table, heat-maps) at the end. A cell whose runs diverge (NaN loss) is marked, with the reason, and the sweep goes on.
-        Runs go seed by seed over the whole grid, so an early stop still covers every cell once.
-        Ctrl+C stops the run in progress (it is not recorded); sweep.csv keeps every finished run.
-        """;
-
-    private static readonly string[] Metrics = ["accuracy", "best_accuracy", "valid_loss"];
-
-    private sealed class Options
+    protected override int Run(CommandContext context, SweepSettings o, CancellationToken ct)
     {
-        public required ExperimentOptions Experiment { get; init; }
-        public required SweepGrid Grid { get; init; }
-        public string Metric { get; init; } = "accuracy";
-        public double? MaxMinutes { get; init; }
-        public bool Resume { get; init; }
-    }
-
-    /// <summary>Runs <c>cadence sweep</c>; <paramref name="args"/> are the arguments after <c>sweep</c>.</summary>
-    public static int Run(string[] args, TextWriter stdout, TextWriter stderr, CancellationToken ct)
-    {
-        ArgumentNullException.ThrowIfNull(args);
-        ArgumentNullException.ThrowIfNull(stdout);
-        ArgumentNullException.ThrowIfNull(stderr);
-        if (args.Contains("--help") || args.Contains("-h")) { stdout.WriteLine(Help); return ExitCodes.Ok; }
         var clock = System.Diagnostics.Stopwatch.StartNew();
-        return CommandErrors.Run("sweep", stderr, () => Sweep(Parse(args), clock, stdout, stderr, ct));
-    }
-
-    private static Options Parse(string[] args)
-    {
-        var experiment = new ExperimentOptions();
-        var given = new List<(string, string)>();
-        string? policy = null;
-        string metric = "accuracy";
-        double? maxMinutes = null;
-        bool resume = false;
-        for (int i = 0; i < args.Length; i++)
-        {
-            string a = args[i];
-            string Next() => OptionValues.ValueAfter(args, ref i);
-            if (experiment.TryParse(a, Next)) continue;
-            switch (a)
-            {
-                case "--metric":
-                    metric = Next();
-                    if (!Metrics.Contains(metric)) throw new UsageException($"--metric: expected {string.Join(", ", Metrics)}, got '{metric}'");
-                    continue;
-                case "--max-minutes": maxMinutes = OptionValues.Number(a, Next(), 0, 1e6, exclusive: true); continue;
-                case "--resume": resume = true; continue;
-            }
-            if (!OptionValues.IsOption(a))
-            {
-                if (policy is not null) throw new UsageException($"POLICY: given twice ('{policy}', then '{a}'); option values follow their option (see cadence sweep --help)");
-                policy = a;
-                continue;
-            }
-            int eq = a.IndexOf('=', StringComparison.Ordinal);
-            if (eq > 2) given.Add((a[2..eq], a[(eq + 1)..]));
-            else given.Add((a[2..], Next()));
-        }
-        if (policy is null)
-            throw new UsageException("POLICY: give the policy to sweep, e.g. cadence sweep fit --lr 0.1 --cycle-len 3 --use-clr \"div=10,32 cut-div=3,10\"");
-        experiment.Validate();
-        if (resume && experiment.Out is null) throw new UsageException("--resume: needs --out DIR (the sweep to continue)");
-        return new Options { Experiment = experiment, Grid = SweepGrid.Parse(policy, given), Metric = metric, MaxMinutes = maxMinutes, Resume = resume };
-    }
-
-    private static int Sweep(Options o, System.Diagnostics.Stopwatch clock, TextWriter stdout, TextWriter stderr, CancellationToken ct)
-    {
-        var x = o.Experiment;
+        var (stdout, stderr) = (Io.Out, Io.Err);
+        var x = o;
         var table = x.Json ? stderr : stdout;
         string setup = x.Setup();
         var seeds = x.Seeds;
@@ -111,9 +61,9 @@ internal static class SweepCommand
         var rows = new List<RunRecord>();
         if (x.Out is not null)
         {
-            Directory.CreateDirectory(x.Out);
+            Outputs.Folder("--out", x.Out);
             string path = Path.Combine(x.Out, "sweep.csv");
-            if (o.Resume)
+            if (o.Resuming)
             {
                 (csv, rows) = ResultsCsv.Resume(path, setup, warning => stderr.WriteLine($"cadence sweep: {warning}"));
                 stderr.WriteLine($"cadence sweep: resuming {path}: {rows.Count} runs already recorded");
@@ -150,7 +100,7 @@ internal static class SweepCommand
                 unreached.Add((cell, seed));
                 continue;
             }
-            csv?.Append(run);
+            if (csv is not null) Outputs.Write("--out", csv.Path, () => csv.Append(run));
             rows.Add(run);
             stderr.WriteLine(run.Status == RunStatus.Ok
                 ? string.Create(CultureInfo.InvariantCulture, $"{prefix} {o.Metric} {run.Metric(o.Metric):F4} ({run.Seconds:F1} s)")
@@ -163,20 +113,26 @@ internal static class SweepCommand
         if (unreached.Count > 0)
         {
             string why = cancelled ? "cancelled" : string.Create(CultureInfo.InvariantCulture, $"--max-minutes {o.MaxMinutes} reached");
-            table.WriteLine($"not reached ({why}): {unreached.Count} of {todo.Count} runs; {(x.Out is null ? "rerun" : "rerun with --resume")} to do them:");
+            table.WriteLine($"not reached ({why}): {unreached.Count} of {todo.Count} runs; {(x.Out is null ? "rerun" : $"rerun with --resume {x.Out}")} to do them:");
             foreach (var g in unreached.GroupBy(u => u.Cell.Label))
                 table.WriteLine($"  {g.Key}: seed{(g.Count() > 1 ? "s" : "")} {string.Join(", ", g.Select(u => u.Seed))}");
         }
-        byte[] Document(bool indented) => Json.Build(w => WriteGrid(w, o, setup, cells, summaries, unreached), indented);
-        if (x.Out is not null)
+        byte[] Document(bool indented) => Json.Bytes(GridJson.Of(o, setup, cells, summaries, unreached), indented);
+        if (x.Out is { } outDir)
         {
-            AtomicFile.Write(Path.Combine(x.Out, "results.json"), Document(indented: true));
-            table.WriteLine($"results: {csv!.Path}, {Path.Combine(x.Out, "results.json")}");
+            Outputs.Write("--out", outDir, () => AtomicFile.Write(Path.Combine(outDir, "results.json"), Document(indented: true)));
+            table.WriteLine($"results: {csv!.Path}, {Path.Combine(outDir, "results.json")}");
+        }
+        if (x.ChartFolder is { } charts)
+        {
             var (header, tableRows) = Table(o, cells, summaries);
             string? notes = unreached.Count == 0 ? null
                 : $"not reached ({(cancelled ? "cancelled" : "--max-minutes")}): {string.Join("; ", unreached.Select(u => $"{u.Cell.Label} seed {u.Seed}"))}";
-            var files = ExperimentCharts.Sweep(x.Out, x, o.Grid.Policy, o.Metric, o.Grid.Axes, cells, summaries, header, tableRows, notes);
-            table.WriteLine($"charts: {string.Join(", ", files.Select(f => Path.Combine(x.Out, f)))}");
+            string option = x.Plots is null ? "--out" : "--plots";
+            Outputs.Folder(option, charts);
+            List<string> files = [];
+            Outputs.Write(option, charts, () => files = ExperimentCharts.Sweep(charts, x, o.Grid.Policy, o.Metric, o.Grid.Axes, cells, summaries, header, tableRows, notes));
+            table.WriteLine($"charts: {string.Join(", ", files.Select(f => Path.Combine(charts, f)))}");
         }
         if (x.Json) stdout.WriteLine(System.Text.Encoding.UTF8.GetString(Document(indented: false)));
         return cancelled ? ExitCodes.Cancelled : ExitCodes.Ok;
@@ -192,7 +148,7 @@ internal static class SweepCommand
         return finished < s.Expected ? $"{text} ({finished}/{s.Expected})" : text;
     }
 
-    private static void PrintTables(TextWriter table, Options o, IReadOnlyList<SweepCell> cells, List<Summary> summaries)
+    private static void PrintTables(TextWriter table, SweepSettings o, IReadOnlyList<SweepCell> cells, List<Summary> summaries)
     {
         var axes = o.Grid.Axes;
         var (header, rows) = Table(o, cells, summaries);
@@ -229,7 +185,7 @@ internal static class SweepCommand
     }
 
     /// <summary>The table of every cell, as the terminal and the HTML report show it.</summary>
-    private static (List<string> Header, List<IReadOnlyList<string>> Rows) Table(Options o, IReadOnlyList<SweepCell> cells, List<Summary> summaries)
+    private static (List<string> Header, List<IReadOnlyList<string>> Rows) Table(SweepSettings o, IReadOnlyList<SweepCell> cells, List<Summary> summaries)
     {
         var axes = o.Grid.Axes;
         var header = axes.Select(a => a.Name).Append(o.Metric).Append("runs").Append("time/run").ToList();
@@ -249,63 +205,26 @@ internal static class SweepCommand
     }
 
     /// <summary>results.json: the grid's axes and, per cell, the metric over seeds (the heat-map's data).</summary>
-    private static void WriteGrid(Utf8JsonWriter w, Options o, string setup, IReadOnlyList<SweepCell> cells, List<Summary> summaries,
-        List<(SweepCell Cell, long Seed)> unreached)
+    /// <summary>results.json and <c>--json</c>: the grid's axes and, per cell, the metric over seeds (the heat-map's data).</summary>
+    private sealed record GridJson(string Policy, string Setup, string Metric, IReadOnlyList<long> Seeds, bool Complete,
+        IReadOnlyList<SweepParameter> Axes, IReadOnlyList<CellJson> Cells, IReadOnlyList<UnreachedJson> Unreached)
     {
-        w.WriteStartObject();
-        w.WriteString("policy", o.Grid.Policy);
-        w.WriteString("setup", setup);
-        w.WriteString("metric", o.Metric);
-        w.WriteStartArray("seeds");
-        foreach (var s in o.Experiment.Seeds) w.WriteNumberValue(s);
-        w.WriteEndArray();
-        w.WriteBoolean("complete", unreached.Count == 0);
-        w.WriteStartArray("axes");
-        foreach (var a in o.Grid.Axes)
+        public static GridJson Of(SweepSettings o, string setup, IReadOnlyList<SweepCell> cells, List<Summary> summaries, List<(SweepCell Cell, long Seed)> unreached) =>
+            new(o.Grid.Policy, setup, o.Metric, o.Seeds, unreached.Count == 0, o.Grid.Axes,
+                [.. cells.Select((c, i) => CellJson.Of(o, c, summaries[i]))], [.. unreached.Select(u => new UnreachedJson(u.Cell.Label, u.Seed))]);
+    }
+
+    private sealed record CellJson(string Label, string Spec, Dictionary<string, string> At, string Status, double Mean, double Std, int N, int Expected, IReadOnlyList<RunJson> Runs)
+    {
+        public static CellJson Of(SweepSettings o, SweepCell cell, Summary s)
         {
-            w.WriteStartObject();
-            w.WriteString("name", a.Name);
-            w.WriteString("option", a.Option);
-            if (a.Component is null) w.WriteNull("component"); else w.WriteString("component", a.Component);
-            w.WriteStartArray("values");
-            foreach (var v in a.Values) w.WriteStringValue(v);
-            w.WriteEndArray();
-            w.WriteEndObject();
-        }
-        w.WriteEndArray();
-        w.WriteStartArray("cells");
-        for (int i = 0; i < cells.Count; i++)
-        {
-            var (cell, s) = (cells[i], summaries[i]);
             var values = s.Values(r => r.Metric(o.Metric));
             var (mean, std) = Stats.Of(values);
-            w.WriteStartObject();
-            w.WriteString("label", cell.Label);
-            w.WriteString("spec", cell.Schedule.Text);
-            w.WriteStartObject("at");
-            for (int k = 0; k < o.Grid.Axes.Count; k++) w.WriteString(o.Grid.Axes[k].Name, cell.AxisValues[k]);
-            w.WriteEndObject();
-            w.WriteString("status", s.Runs.Count == 0 ? "not run" : values.Count == 0 ? (s.Diverged > 0 ? "diverged" : "failed")
-                : s.Finished.Count() < s.Expected ? "partial" : "ok");
-            Json.Number(w, "mean", mean);
-            Json.Number(w, "std", std);
-            w.WriteNumber("n", values.Count);
-            w.WriteNumber("expected", s.Expected);
-            w.WriteStartArray("runs");
-            foreach (var r in s.Runs) Json.Run(w, r with { History = null });
-            w.WriteEndArray();
-            w.WriteEndObject();
+            string status = s.Runs.Count == 0 ? "not run" : values.Count == 0 ? (s.Diverged > 0 ? "diverged" : "failed") : s.Finished.Count() < s.Expected ? "partial" : "ok";
+            return new(cell.Label, cell.Schedule.Text, o.Grid.Axes.Select((a, k) => (a.Name, cell.AxisValues[k])).ToDictionary(), status, mean, std,
+                values.Count, s.Expected, [.. s.Runs.Select(r => RunJson.Of(r with { History = null }))]);
         }
-        w.WriteEndArray();
-        w.WriteStartArray("unreached");
-        foreach (var (cell, seed) in unreached)
-        {
-            w.WriteStartObject();
-            w.WriteString("label", cell.Label);
-            w.WriteNumber("seed", seed);
-            w.WriteEndObject();
-        }
-        w.WriteEndArray();
-        w.WriteEndObject();
     }
+
+    private sealed record UnreachedJson(string Label, long Seed);
 }

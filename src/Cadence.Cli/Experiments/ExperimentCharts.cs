@@ -1,7 +1,5 @@
-using System.Globalization;
 using System.Text;
 using Cadence.Plots;
-using Cadence.Schedules;
 
 namespace Cadence.Cli.Experiments;
 
@@ -17,7 +15,7 @@ internal static class ExperimentCharts
     /// Writes schedules.png, accuracy.png, valid_loss.png (the last two when some run finished) and report.html into
     /// <paramref name="dir"/>; returns the file names written.
     /// </summary>
-    public static List<string> Compare(string dir, ExperimentOptions options, double? target, List<Summary> summaries,
+    public static List<string> Compare(string dir, ExperimentSettings options, double? target, List<Summary> summaries,
         Dictionary<string, (Schedule Schedule, int Epochs, long BatchesPerEpoch)> plans, List<string> header, List<IReadOnlyList<string>> rows)
     {
         var written = new List<string>();
@@ -40,7 +38,7 @@ internal static class ExperimentCharts
         if (PerEpoch(summaries, "valid_loss") is { Count: > 0 } loss)
             Save(Plots.Plots.CompareChart(loss, "epoch", "validation loss", new ChartOptions { Title = $"Validation loss per epoch ({over})" }), "valid_loss.png");
 
-        var config = options.Settings();
+        var config = options.Settings((int?)options.Epochs);
         config.Add(new("seeds", string.Join(", ", options.Seeds)));
         config.Add(new("target accuracy", target is { } t ? t.ToString("0.####", CultureInfo.InvariantCulture) : "none"));
         var report = new Report("cadence compare").AddKeyValues("Configuration", config).AddTable("Results", header, rows);
@@ -61,7 +59,7 @@ internal static class ExperimentCharts
     /// of the other axes, named <c>heatmap-AXIS=VALUE….png</c>; one row with a single axis; none when nothing is swept —
     /// and report.html into <paramref name="dir"/>; returns the file names written.
     /// </summary>
-    public static List<string> Sweep(string dir, ExperimentOptions options, string policy, string metric, IReadOnlyList<SweepParameter> axes,
+    public static List<string> Sweep(string dir, ExperimentSettings options, string policy, string metric, IReadOnlyList<SweepParameter> axes,
         IReadOnlyList<SweepCell> cells, List<Summary> summaries, List<string> header, List<IReadOnlyList<string>> rows, string? notes)
     {
         var written = new List<string>();
@@ -97,7 +95,7 @@ internal static class ExperimentCharts
             }
         }
 
-        var config = options.Settings();
+        var config = options.Settings((int?)options.Epochs);
         config.Insert(0, new("policy", policy));
         config.Add(new("seeds", string.Join(", ", options.Seeds)));
         config.Add(new("metric", metric));

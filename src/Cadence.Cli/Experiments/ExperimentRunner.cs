@@ -1,40 +1,32 @@
-using System.Globalization;
 using System.Runtime.InteropServices;
 using Cadence.Callbacks;
-using Cadence.Data;
-using Cadence.Schedules;
+using Cadence.Cli.Training;
 using Cadence.Training;
 
 namespace Cadence.Cli.Experiments;
 
-/// <summary>A schedule to run: a label for tables, its text (<c>POLICY key=value …</c>) and the parsed policy and options.</summary>
-internal sealed record ScheduleSpec(string Label, string Text, string Policy, IReadOnlyDictionary<string, string> Options);
-
 /// <summary>
 /// Runs schedules on the data of an experiment. The data is loaded once; each seed gets the training/validation split
-/// and subset that <c>cadence fit --seed S</c> would draw, derived from the loaded data, so a run here gives exactly
-/// the numbers of the same <c>cadence fit</c>.
+/// and subset that <c>cadence fit --seed S</c> would draw, derived from the loaded data, and trains through the same
+/// <see cref="TrainingRun"/>, so a run here gives exactly the numbers of the same <c>cadence fit</c>.
 /// </summary>
-internal sealed class ExperimentRunner(ExperimentOptions options, TextWriter log) : IDisposable
+internal sealed class ExperimentRunner(ExperimentSettings options, TextWriter log) : IDisposable
 {
     private readonly Dictionary<long, LoadedData> _bySeed = [];
     private LoadedData? _full;
 
-    /// <summary>Seconds of wall time per run, measured so far (the time estimate of what remains).</summary>
-    public List<double> RunSeconds { get; } = [];
-
     /// <summary>The data a run with <paramref name="seed"/> trains on.</summary>
     public LoadedData Data(long seed)
     {
-        var t = options.Training;
-        if (t.Data != "csv" && t.Subset >= 1) return _full ??= t.Load();   // the same for every seed
+        bool csv = options.Source.Kind == "csv";
+        if (!csv && options.Subset >= 1) return _full ??= options.Load(seed);   // the same for every seed
         if (_bySeed.TryGetValue(seed, out var cached)) return cached;
         LoadedData data;
-        if (t.Data == "csv") data = (t with { Seed = seed }).Load();   // the split depends on the seed; CSV files are small
+        if (csv) data = options.Load(seed);   // the split depends on the seed; CSV files are small
         else
         {
-            _full ??= (t with { Subset = 1 }).Load();
-            data = _full with { Train = _full.Train.Subset(t.Subset, seed) };
+            _full ??= options.Load(seed, subset: false);
+            data = _full with { Train = _full.Train.Subset(options.Subset, seed) };
         }
         _bySeed[seed] = data;
         return data;
@@ -45,62 +37,51 @@ internal sealed class ExperimentRunner(ExperimentOptions options, TextWriter log
     /// than after hours. Returns each schedule, its epochs and the batches per epoch, by label.
     /// </summary>
     /// <exception cref="UsageException">A schedule cannot be built for this data; the message names it.</exception>
-    public Dictionary<string, (Schedule Schedule, int Epochs, long BatchesPerEpoch)> Plan(IReadOnlyList<ScheduleSpec> specs, long seed)
+    public Dictionary<string, (Schedule Schedule, int Epochs, long BatchesPerEpoch)> Plan(IReadOnlyList<PolicyChoice> specs, long seed)
     {
-        var probe = (options.Training with { Seed = seed }).Build(Data(seed));
-        using var release = new KeepingData(probe);
-        long bpe = probe.Data.Train.BatchCount;
-        int groups = probe.Learner.LayerGroups.Count;
+        using var probe = TrainingRun.Create(options, Data(seed), seed, null, ownsData: false);
         var plans = new Dictionary<string, (Schedule, int, long)>();
         foreach (var spec in specs)
         {
             try
             {
-                var (schedule, epochs) = PolicySchedules.Build(spec.Policy, spec.Options, options.Epochs, bpe, "this schedule");
-                if (schedule.Groups != 1 && schedule.Groups != groups)
-                    throw new UsageException($"the policy has {schedule.Groups} learning rates but {probe.ModelName} has {groups} layer groups; give one, or one per group");
-                plans[spec.Label] = (schedule, epochs, bpe);
+                var (schedule, epochs) = probe.Plan(spec, (int?)options.Epochs, Source(spec));
+                plans[spec.Label] = (schedule, epochs, probe.BatchesPerEpoch);
             }
-            catch (UsageException e) { throw new UsageException($"{Source(spec)}: {e.Message}"); }
+            catch (UsageException e) when (e.Option != Source(spec)) { throw new UsageException(Source(spec), e.Message); }
             catch (ScheduleValidationException e)
             {
-                throw new UsageException($"{Source(spec)}: {string.Join("; ", e.Errors.Select(x => $"{x.Parameter.Replace('_', '-')}: {x.Message}"))}");
+                throw new UsageException(Source(spec), string.Join("; ", e.Errors.Select(x => $"{x.Parameter.Replace('_', '-')}: {x.Message}")));
             }
         }
         return plans;
     }
 
-    private static string Source(ScheduleSpec spec) => spec.Label == spec.Text ? $"schedule '{spec.Text}'" : $"schedule '{spec.Label}' ({spec.Text})";
+    private static string Source(PolicyChoice spec) => spec.Label == spec.Text ? $"schedule '{spec.Text}'" : $"schedule '{spec.Label}' ({spec.Text})";
 
     /// <summary>
     /// Trains one schedule with one seed. Divergence (NaN loss) and training errors are recorded in the result, not
     /// thrown: an experiment goes on with its next run.
     /// </summary>
     /// <exception cref="OperationCanceledException"><paramref name="ct"/> was cancelled; the run is not recorded.</exception>
-    public RunRecord Run(string setup, ScheduleSpec spec, long seed, double? targetAccuracy, string progressPrefix, CancellationToken ct)
+    public RunRecord Run(string setup, PolicyChoice spec, long seed, double? targetAccuracy, string progressPrefix, CancellationToken ct)
     {
         var clock = System.Diagnostics.Stopwatch.StartNew();
         try
         {
-            var run = (options.Training with { Seed = seed }).Build(Data(seed), [new NanGuard()]);
-            using var release = new KeepingData(run);
-            var learn = run.Learner;
-            long bpe = run.Data.Train.BatchCount;
-            var (schedule, epochs) = PolicySchedules.Build(spec.Policy, spec.Options, options.Epochs, bpe, "this schedule");
-            learn.Progress = new EpochLines(log, progressPrefix, learn.Recorder);
-            var result = learn.Fit(schedule, epochs, ct);
-            RunSeconds.Add(clock.Elapsed.TotalSeconds);
-            return Record(setup, spec, seed, learn.Recorder, result, bpe, targetAccuracy);
+            using var run = TrainingRun.Create(options, Data(seed), seed, [new NanGuard()], ownsData: false);
+            var (schedule, epochs) = run.Plan(spec, (int?)options.Epochs, Source(spec));
+            var result = run.Fit(schedule, epochs, new EpochLines(log, progressPrefix, run.Learner.Recorder), ct);
+            return Record(setup, spec, seed, run.Learner.Recorder, result, run.BatchesPerEpoch, targetAccuracy);
         }
         catch (Exception e) when (e is ExternalException or InvalidOperationException or ArgumentException or OutOfMemoryException or IOException)
         {
-            RunSeconds.Add(clock.Elapsed.TotalSeconds);
             return new RunRecord(setup, spec.Label, spec.Text, seed, RunStatus.Failed, 0, 0, double.NaN, double.NaN, double.NaN, double.NaN,
-                double.NaN, null, null, clock.Elapsed.TotalSeconds, OneLine($"{e.GetType().Name}: {e.Message}"));
+                double.NaN, null, null, clock.Elapsed.TotalSeconds, ErrorHandler.OneLine($"{e.GetType().Name}: {e.Message}"));
         }
     }
 
-    private static RunRecord Record(string setup, ScheduleSpec spec, long seed, Recorder recorder, FitResult result, long bpe, double? target)
+    private static RunRecord Record(string setup, PolicyChoice spec, long seed, Recorder recorder, FitResult result, long bpe, double? target)
     {
         int acc = recorder.MetricNames.ToList().IndexOf("accuracy");
         var history = recorder.Epochs.ToArray();
@@ -115,14 +96,12 @@ internal sealed class ExperimentRunner(ExperimentOptions options, TextWriter log
         return new RunRecord(setup, spec.Label, spec.Text, seed, ok ? RunStatus.Ok : RunStatus.Diverged, result.Epochs, result.Iterations,
             result.TrainLoss, ok ? result.ValidLoss : double.NaN, ok && history.Length > 0 ? Acc(history[^1]) : double.NaN,
             accuracies.Length > 0 ? accuracies.Max() : double.NaN, losses.Length > 0 ? losses.Min() : double.NaN,
-            targetEpoch, targetEpoch * bpe, result.Seconds, result.StopReason is { } r ? OneLine(r) : null)
+            targetEpoch, targetEpoch * bpe, result.Seconds, result.StopReason is { } r ? ErrorHandler.OneLine(r) : null)
         {
             History = history,
             MetricNames = recorder.MetricNames.ToArray(),
         };
     }
-
-    private static string OneLine(string s) => s.Replace("\r", " ", StringComparison.Ordinal).Replace("\n", "; ", StringComparison.Ordinal);
 
     public void Dispose()
     {
@@ -135,21 +114,6 @@ internal sealed class ExperimentRunner(ExperimentOptions options, TextWriter log
         {
             _full.Train.Dispose();
             _full.Valid.Dispose();
-        }
-    }
-
-    /// <summary>
-    /// Disposes a run's learner, model and loaders but not the datasets (which <see cref="DataLoaders"/> would dispose):
-    /// the experiment's data serves every run.
-    /// </summary>
-    private sealed class KeepingData(TrainingRun run) : IDisposable
-    {
-        public void Dispose()
-        {
-            run.Learner.Dispose();
-            run.Learner.Model.Dispose();
-            run.Data.Train.Dispose();
-            run.Data.Valid.Dispose();
         }
     }
 

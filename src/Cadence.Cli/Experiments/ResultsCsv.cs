@@ -20,7 +20,7 @@ internal sealed class ResultsCsv
     public static ResultsCsv Create(string path)
     {
         if (File.Exists(path) && new FileInfo(path).Length > 0)
-            throw new UsageException($"--out: {path} exists; pass --resume to continue that sweep, or choose another --out");
+            throw new UsageException("--out", $"{path} exists; pass --resume DIR to continue that sweep, or choose another --out");
         var csv = new ResultsCsv(path);
         csv.AppendLine(RunRecord.Header, create: true);
         return csv;
@@ -38,22 +38,22 @@ internal sealed class ResultsCsv
         if (!text.EndsWith('\n'))
         {
             int keep = text.LastIndexOf('\n') + 1;
-            if (keep == 0) throw new UsageException($"--resume: {path} has no complete header line; delete it or choose another --out");
+            if (keep == 0) throw new UsageException("--resume", $"{path} has no complete header line; delete it or choose another --out");
             warn($"{path}: dropping an incomplete last line (the run was interrupted while writing it): '{text[keep..]}'");
             using (var fs = new FileStream(path, FileMode.Open, FileAccess.Write)) fs.SetLength(Utf8.GetByteCount(text.AsSpan(0, keep)));
             text = text[..keep];
         }
         var lines = text.Split('\n', StringSplitOptions.RemoveEmptyEntries).Select(l => l.TrimEnd('\r')).ToList();
         if (lines[0] != RunRecord.Header)
-            throw new UsageException($"--resume: {path} has the columns '{lines[0]}', not those this version writes ('{RunRecord.Header}'); choose another --out");
+            throw new UsageException("--resume", $"{path} has the columns '{lines[0]}', not those this version writes ('{RunRecord.Header}'); choose another --out");
         var rows = new List<RunRecord>();
         for (int i = 1; i < lines.Count; i++)
         {
             RunRecord row;
             try { row = RunRecord.FromCsv(RunRecord.SplitCsv(lines[i])); }
-            catch (FormatException e) { throw new UsageException($"--resume: {path} line {i + 1}: {e.Message}; fix or delete that line"); }
+            catch (FormatException e) { throw new UsageException("--resume", $"{path} line {i + 1}: {e.Message}; fix or delete that line"); }
             if (row.Setup != setup)
-                throw new UsageException($"--resume: {path} line {i + 1} was run with a different setup ('{row.Setup}'; this sweep: '{setup}'); choose another --out");
+                throw new UsageException("--resume", $"{path} line {i + 1} was run with a different setup ('{row.Setup}'; this sweep: '{setup}'); choose another --out");
             rows.Add(row);
         }
         return (new ResultsCsv(path), rows);
@@ -77,20 +77,5 @@ internal sealed class ResultsCsv
         var sb = new StringBuilder().Append(RunRecord.Header).Append('\n');
         foreach (var r in runs) sb.Append(r.ToCsv()).Append('\n');
         AtomicFile.Write(path, Utf8.GetBytes(sb.ToString()));
-    }
-}
-
-/// <summary>Files the user keeps are written to a temporary file beside them and renamed into place.</summary>
-internal static class AtomicFile
-{
-    public static void Write(string path, byte[] content)
-    {
-        var temp = path + ".tmp";
-        using (var fs = new FileStream(temp, FileMode.Create, FileAccess.Write))
-        {
-            fs.Write(content);
-            fs.Flush(flushToDisk: true);
-        }
-        File.Move(temp, path, overwrite: true);
     }
 }

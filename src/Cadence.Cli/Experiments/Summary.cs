@@ -1,4 +1,3 @@
-using System.Globalization;
 using System.Text.Json;
 
 namespace Cadence.Cli.Experiments;
@@ -33,76 +32,6 @@ internal sealed record Summary(string Label, string Spec, int Expected, IReadOnl
         if (Diverged > 0) s += $" ({Diverged} diverged)";
         if (Failed > 0) s += $" ({Failed} failed)";
         return s;
-    }
-
-    /// <summary>Writes <c>{"mean": …, "std": …, "n": …}</c> of <paramref name="value"/> (std null below two runs).</summary>
-    public void WriteStat(Utf8JsonWriter w, string name, Func<RunRecord, double> value)
-    {
-        var values = Values(value);
-        var (mean, std) = Stats.Of(values);
-        w.WriteStartObject(name);
-        Json.Number(w, "mean", mean);
-        Json.Number(w, "std", std);
-        w.WriteNumber("n", values.Count);
-        w.WriteEndObject();
-    }
-}
-
-/// <summary>JSON helpers: non-finite numbers become null (JSON has no NaN).</summary>
-internal static class Json
-{
-    public static void Number(Utf8JsonWriter w, string name, double v)
-    {
-        if (double.IsFinite(v)) w.WriteNumber(name, v); else w.WriteNull(name);
-    }
-
-    public static void Value(Utf8JsonWriter w, double v)
-    {
-        if (double.IsFinite(v)) w.WriteNumberValue(v); else w.WriteNullValue();
-    }
-
-    /// <summary>Writes one run (its CSV fields, and its per-epoch history when it has one).</summary>
-    public static void Run(Utf8JsonWriter w, RunRecord r)
-    {
-        w.WriteStartObject();
-        w.WriteNumber("seed", r.Seed);
-        w.WriteString("status", r.Status.ToString().ToLowerInvariant());
-        if (r.Reason is null) w.WriteNull("reason"); else w.WriteString("reason", r.Reason);
-        w.WriteNumber("epochs", r.Epochs);
-        w.WriteNumber("iterations", r.Iterations);
-        Number(w, "train_loss", r.TrainLoss);
-        Number(w, "valid_loss", r.ValidLoss);
-        Number(w, "accuracy", r.Accuracy);
-        Number(w, "best_accuracy", r.BestAccuracy);
-        Number(w, "best_valid_loss", r.BestValidLoss);
-        if (r.TargetEpoch is { } te) w.WriteNumber("target_epoch", te); else w.WriteNull("target_epoch");
-        if (r.TargetIteration is { } ti) w.WriteNumber("target_iteration", ti); else w.WriteNull("target_iteration");
-        w.WriteNumber("seconds", Math.Round(r.Seconds, 3));
-        if (r.History is { } history)
-        {
-            w.WriteStartArray("history");
-            foreach (var e in history)
-            {
-                w.WriteStartObject();
-                w.WriteNumber("epoch", e.Epoch + 1);
-                Number(w, "train_loss", e.TrainLoss);
-                Number(w, "valid_loss", e.ValidLoss);
-                for (int i = 0; i < e.Metrics.Count && i < r.MetricNames.Count; i++) Number(w, r.MetricNames[i], e.Metrics[i]);
-                w.WriteNumber("seconds", Math.Round(e.Seconds, 3));
-                w.WriteEndObject();
-            }
-            w.WriteEndArray();
-        }
-        w.WriteEndObject();
-    }
-
-    /// <summary>Builds a JSON document in memory (for atomic file writes and one-line stdout).</summary>
-    public static byte[] Build(Action<Utf8JsonWriter> write, bool indented = false)
-    {
-        using var ms = new MemoryStream();
-        using (var w = new Utf8JsonWriter(ms, new JsonWriterOptions { Indented = indented }))
-            write(w);
-        return ms.ToArray();
     }
 }
 

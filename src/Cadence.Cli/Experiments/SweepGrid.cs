@@ -1,4 +1,3 @@
-using Cadence.Schedules;
 
 namespace Cadence.Cli.Experiments;
 
@@ -8,6 +7,7 @@ namespace Cadence.Cli.Experiments;
 /// </summary>
 internal sealed record SweepParameter(string Name, string Option, string? Component, IReadOnlyList<string> Values)
 {
+    [System.Text.Json.Serialization.JsonIgnore]
     public bool Varies => Values.Count > 1;
 }
 
@@ -15,7 +15,7 @@ internal sealed record SweepParameter(string Name, string Option, string? Compon
 /// A cell of the grid: the value of each axis, a label (<c>div=10 cut-div=3</c>), and the policy options it runs
 /// with, also as the compact spec text (<c>fit lr=0.1 cycle-len=3 use-clr=10,3</c>) that identifies it in the results CSV.
 /// </summary>
-internal sealed record SweepCell(IReadOnlyList<string> AxisValues, string Label, ScheduleSpec Schedule);
+internal sealed record SweepCell(IReadOnlyList<string> AxisValues, string Label, PolicyChoice Schedule);
 
 /// <summary>
 /// The grid of <c>cadence sweep</c>: which options vary and how, parsed so that no value can be read two ways.
@@ -58,23 +58,19 @@ internal sealed class SweepGrid
     public IReadOnlyList<SweepParameter> Axes => [.. Parameters.Where(p => p.Varies)];
 
     /// <summary>
-    /// Parses the policy options given to <c>sweep</c> (<paramref name="given"/>: option name without dashes, and its text).
+    /// Parses the values of the policy options given to <c>sweep</c> (<paramref name="given"/>: option name without
+    /// dashes and its text, in command-line order; the names are the policy's, each once, as <see cref="PolicyChoice.FromRemaining"/> checks).
     /// </summary>
-    /// <exception cref="UsageException">An unknown or repeated option, or a value that could be read two ways; the message names the option.</exception>
+    /// <exception cref="UsageException">A value that could be read two ways, or a bad tuple; the message names the option.</exception>
     public static SweepGrid Parse(string policy, IReadOnlyList<(string Option, string Value)> given)
     {
-        PolicySpec spec;
-        try { spec = PolicyCatalog.Find(policy); }
-        catch (ScheduleValidationException e) { throw new UsageException($"POLICY: {e.Errors[0].Message}"); }
+        var spec = PolicyChoice.Find(policy, "POLICY");
         var parameters = new List<SweepParameter>();
         var order = new List<string>();
         foreach (var (name, value) in given)
         {
             string flag = "--" + name;
-            if (name == "iterations") throw new UsageException("--iterations: the length comes from --epochs and the data; drop --iterations");
-            var option = spec.Options.FirstOrDefault(p => p.Name == name) ?? PolicyCatalog.Common.FirstOrDefault(p => p.Name == name)
-                ?? throw new UsageException($"{flag}: is not an option of cadence sweep or of policy {spec.Name} (its options: {string.Join(", ", spec.Options.Select(p => "--" + p.Name))})");
-            if (order.Contains(name)) throw new UsageException($"{flag}: given twice");
+            var option = spec.Options.Concat(PolicyCatalog.Common).First(p => p.Name == name);
             order.Add(name);
             if (Tuples.TryGetValue(name, out var tuple) && value.Contains('=', StringComparison.Ordinal))
                 parameters.AddRange(Components(flag, name, value, tuple.Components, tuple.Counts));
@@ -91,10 +87,10 @@ internal sealed class SweepGrid
     internal static IReadOnlyList<string> Alternatives(string flag, PolicyOption option, string value, bool isTuple)
     {
         bool takesList = option.Kind is OptionKind.Numbers or OptionKind.Integers;
-        if (value.Length == 0) throw new UsageException($"{flag}: missing value");
+        if (value.Length == 0) throw new UsageException(flag, $"missing value");
         if (option.Kind == OptionKind.Text)
         {
-            if (value.StartsWith("grid:", StringComparison.Ordinal)) throw new UsageException($"{flag}: takes free text and cannot be swept; give one value");
+            if (value.StartsWith("grid:", StringComparison.Ordinal)) throw new UsageException(flag, $"takes free text and cannot be swept; give one value");
             return [value];
         }
         List<string> values;
@@ -103,18 +99,18 @@ internal sealed class SweepGrid
             var body = value[5..];
             values = [.. body.Split(body.Contains(';', StringComparison.Ordinal) ? ';' : ',').Select(v => v.Trim())];
             if (!takesList && values.Any(v => v.Contains(',', StringComparison.Ordinal)))
-                throw new UsageException($"{flag}: takes one value, so a grid alternative cannot be the list '{values.First(v => v.Contains(',', StringComparison.Ordinal))}'");
+                throw new UsageException(flag, $"takes one value, so a grid alternative cannot be the list '{values.First(v => v.Contains(',', StringComparison.Ordinal))}'");
         }
         else if (value.StartsWith("list:", StringComparison.Ordinal))
         {
-            if (!takesList) throw new UsageException($"{flag}: takes one value, not a list; write 1,2,3 (or grid:1,2,3) to sweep it");
+            if (!takesList) throw new UsageException(flag, $"takes one value, not a list; write 1,2,3 (or grid:1,2,3) to sweep it");
             values = [value[5..]];
         }
         else if (takesList && !isTuple && value.Contains(',', StringComparison.Ordinal))
-            throw new UsageException($"{flag}: takes a list itself (X[,X…]), so '{value}' could be a grid or one list; write grid:{value} to sweep single values, or list:{value} for one fixed list");
+            throw new UsageException(flag, $"takes a list itself (X[,X…]), so '{value}' could be a grid or one list; write grid:{value} to sweep single values, or list:{value} for one fixed list");
         else values = takesList ? [value] : [.. value.Split(',').Select(v => v.Trim())];
-        if (values.FirstOrDefault(v => v.Length == 0) is not null) throw new UsageException($"{flag}: an empty value in '{value}'");
-        if (values.GroupBy(v => v).FirstOrDefault(g => g.Count() > 1) is { } twice) throw new UsageException($"{flag}: the value {twice.Key} is given twice");
+        if (values.FirstOrDefault(v => v.Length == 0) is not null) throw new UsageException(flag, $"an empty value in '{value}'");
+        if (values.GroupBy(v => v).FirstOrDefault(g => g.Count() > 1) is { } twice) throw new UsageException(flag, $"the value {twice.Key} is given twice");
         return values;
     }
 
@@ -127,16 +123,16 @@ internal sealed class SweepGrid
             int eq = word.IndexOf('=', StringComparison.Ordinal);
             string component = eq < 0 ? word : word[..eq];
             if (eq <= 0 || !components.Contains(component))
-                throw new UsageException($"{flag}: expected {string.Join(" ", components.Select(c => c + "=V[,V…]"))}, got '{word}'");
-            if (given.ContainsKey(component)) throw new UsageException($"{flag}: {component} is given twice");
+                throw new UsageException(flag, $"expected {string.Join(" ", components.Select(c => c + "=V[,V…]"))}, got '{word}'");
+            if (given.ContainsKey(component)) throw new UsageException(flag, $"{component} is given twice");
             var values = word[(eq + 1)..].Split(',').Select(v => v.Trim()).ToList();
-            if (values.Any(v => v.Length == 0)) throw new UsageException($"{flag}: an empty value in '{word}'");
-            if (values.GroupBy(v => v).FirstOrDefault(g => g.Count() > 1) is { } twice) throw new UsageException($"{flag}: {component}={twice.Key} is given twice");
+            if (values.Any(v => v.Length == 0)) throw new UsageException(flag, $"an empty value in '{word}'");
+            if (values.GroupBy(v => v).FirstOrDefault(g => g.Count() > 1) is { } twice) throw new UsageException(flag, $"{component}={twice.Key} is given twice");
             given[component] = values;
         }
         int n = given.Count;
         if (!counts.Contains(n) || components.Take(n).Any(c => !given.ContainsKey(c)))
-            throw new UsageException($"{flag}: give {string.Join(" or ", counts.Select(k => string.Join(" ", components.Take(k))))}, got {string.Join(" ", given.Keys)}");
+            throw new UsageException(flag, $"give {string.Join(" or ", counts.Select(k => string.Join(" ", components.Take(k))))}, got {string.Join(" ", given.Keys)}");
         return components.Take(n).Select(c => new SweepParameter(c, option, c, given[c]));
     }
 
@@ -168,6 +164,7 @@ internal sealed class SweepGrid
         var axisValues = Parameters.Select((p, i) => (p, i)).Where(x => x.p.Varies).Select(x => x.p.Values[pick[x.i]]).ToList();
         var labels = Parameters.Select((p, i) => (p, i)).Where(x => x.p.Varies).Select(x => $"{x.p.Name}={x.p.Values[pick[x.i]]}").ToList();
         string spec = string.Join(' ', words);
-        return new SweepCell(axisValues, labels.Count == 0 ? spec : string.Join(' ', labels), new ScheduleSpec(labels.Count == 0 ? spec : string.Join(' ', labels), spec, Policy, options));
+        string label = labels.Count == 0 ? spec : string.Join(' ', labels);
+        return new SweepCell(axisValues, label, new PolicyChoice(label, spec, Policy, options));
     }
 }

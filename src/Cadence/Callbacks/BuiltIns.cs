@@ -4,21 +4,26 @@ using TorchSharp;
 
 namespace Cadence.Callbacks;
 
-/// <summary>Stops the fit when the loss is NaN or infinite, naming the iteration and the learning rate (fastai's <c>TerminateOnNaNCallback</c>).</summary>
+/// <summary>
+/// Stops the fit when the loss is NaN or infinite, naming the iteration and the learning rate (fastai's
+/// <c>TerminateOnNaNCallback</c>). On the CPU it stops before the bad batch's step; on a GPU, where losses are read in
+/// chunks, up to <see cref="Learner.LossReadInterval"/> steps later (the lr named is then the one in use at that point).
+/// It also runs during an LR range test, which then ends at the first NaN.
+/// </summary>
 public sealed class NanGuard : Callback
 {
     /// <summary>Runs before the recorder, so a bad loss never reaches the history.</summary>
     public override int Order => -10;
 
     /// <inheritdoc />
-    public override void AfterLoss(Learner learner)
+    public override void AfterLossRead(Learner learner, BatchLoss loss)
     {
         ArgumentNullException.ThrowIfNull(learner);
-        if (double.IsFinite(learner.Loss)) return;
+        if (double.IsFinite(loss.Loss)) return;
         var w = learner.HyperParams;
         var lrs = string.Join(", ", Enumerable.Range(0, w.Groups).Select(g => w.GetLr(g).ToString("G6", CultureInfo.InvariantCulture)));
         learner.Cancel(Scope.Fit, string.Create(CultureInfo.InvariantCulture,
-            $"loss is {(double.IsNaN(learner.Loss) ? "NaN" : learner.Loss.ToString(CultureInfo.InvariantCulture))} at iteration {learner.Iteration} (epoch {learner.Epoch + 1}, batch {learner.Batch + 1}) with lr {lrs}; training stopped (try a lower learning rate)"));
+            $"loss is {(double.IsNaN(loss.Loss) ? "NaN" : loss.Loss.ToString(CultureInfo.InvariantCulture))} at iteration {loss.Iteration} (epoch {loss.Epoch + 1}, batch {loss.Batch + 1}) with lr {lrs}; training stopped (try a lower learning rate)"));
     }
 }
 
@@ -79,6 +84,9 @@ public sealed class EarlyStopping : Callback, Checkpoints.ICheckpointState
     /// <summary>Runs after the recorder has stored the epoch.</summary>
     public override int Order => 60;
 
+    /// <summary>An LR range test runs no validation to watch.</summary>
+    public override bool RunsDuringLrFind => false;
+
     /// <inheritdoc />
     public override void BeforeFit(Learner learner) => (_best, _wait) = (double.PositiveInfinity, 0);
 
@@ -121,6 +129,9 @@ public sealed class CsvLogger : Callback
 
     /// <summary>Runs after the recorder, before <see cref="EarlyStopping"/>, so the last epoch is logged.</summary>
     public override int Order => 55;
+
+    /// <summary>An LR range test writes no log.</summary>
+    public override bool RunsDuringLrFind => false;
 
     /// <inheritdoc />
     public override void BeforeFit(Learner learner)

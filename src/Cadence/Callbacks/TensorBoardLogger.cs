@@ -12,6 +12,7 @@ namespace Cadence.Callbacks;
 public sealed class TensorBoardLogger : Callback
 {
     private SummaryWriter? _writer;
+    private int _logged;
 
     /// <summary>Creates the logger.</summary>
     /// <param name="logDirectory">Directory of the event files (created if missing).</param>
@@ -32,25 +33,39 @@ public sealed class TensorBoardLogger : Callback
     /// <summary>Runs after the recorder, whose history it reads.</summary>
     public override int Order => 56;
 
+    /// <summary>An LR range test leaves no event files.</summary>
+    public override bool RunsDuringLrFind => false;
+
     /// <inheritdoc />
     public override void BeforeFit(Learner learner)
     {
+        ArgumentNullException.ThrowIfNull(learner);
         Directory.CreateDirectory(LogDirectory);
         _writer ??= torch.utils.tensorboard.SummaryWriter(LogDirectory);
+        _logged = learner.Recorder.Steps.Count;   // a resumed fit's restored history was logged by the run that made it
     }
 
     /// <inheritdoc />
-    public override void AfterStep(Learner learner)
+    public override void AfterStep(Learner learner) => LogNewSteps(learner);
+
+    /// <inheritdoc />
+    public override void AfterLossRead(Learner learner, BatchLoss loss) => LogNewSteps(learner);
+
+    // The recorder adds a step once its loss is read: right after the step on the CPU, in chunks on a GPU.
+    private void LogNewSteps(Learner learner)
     {
         ArgumentNullException.ThrowIfNull(learner);
-        if (_writer is null || learner.Recorder.Steps.Count == 0) return;
-        var s = learner.Recorder.Steps[^1];
-        if (s.Step % Every != 0) return;
-        int step = checked((int)s.Step);
-        Scalar("train/loss", s.Loss, step);
-        Scalar("train/smooth_loss", s.SmoothLoss, step);
-        for (int g = 0; g < s.Lr.Length; g++) Scalar($"lr/group{g}", s.Lr[g], step);
-        for (int g = 0; g < s.Momentum.Length; g++) Scalar($"momentum/group{g}", s.Momentum[g], step);
+        var steps = learner.Recorder.Steps;
+        for (; _logged < steps.Count; _logged++)
+        {
+            var s = steps[_logged];
+            if (_writer is null || s.Step % Every != 0) continue;
+            int step = checked((int)s.Step);
+            Scalar("train/loss", s.Loss, step);
+            Scalar("train/smooth_loss", s.SmoothLoss, step);
+            for (int g = 0; g < s.Lr.Length; g++) Scalar($"lr/group{g}", s.Lr[g], step);
+            for (int g = 0; g < s.Momentum.Length; g++) Scalar($"momentum/group{g}", s.Momentum[g], step);
+        }
     }
 
     /// <inheritdoc />

@@ -35,7 +35,11 @@ public interface ICheckpointState
 /// <param name="Configuration">The run configuration the caller stored (JSON), or null.</param>
 /// <param name="Created">When it was written (UTC).</param>
 public sealed record CheckpointInfo(string Path, string Kind, TrainingPosition Position, int Epochs, long BatchesPerEpoch, int Threads,
-    string Schedule, string? Configuration, DateTimeOffset Created);
+    string Schedule, string? Configuration, DateTimeOffset Created)
+{
+    /// <summary>The device it was written on (<c>cpu</c>, <c>cuda:0</c> …), or null for a checkpoint older than devices.</summary>
+    public string? Device { get; init; }
+}
 
 /// <summary>
 /// Saves and restores everything a fit needs to continue bit for bit: model parameters and buffers, optimizer state
@@ -45,13 +49,19 @@ public sealed record CheckpointInfo(string Path, string Kind, TrainingPosition P
 /// implementing <see cref="ICheckpointState"/>, and an opaque run configuration. Files go through
 /// <see cref="CheckpointStore"/> (temporary directory, fsync, rename, SHA-256 manifest).
 /// </summary>
+/// <remarks>
+/// Checkpoints do not depend on the device: tensors are written as CPU data (TorchSharp's format: dtype, shape, bytes)
+/// and loaded into the learner's own tensors wherever they live, optimizer state onto its parameter's device. A GPU
+/// checkpoint resumes on the CPU and the reverse. On a GPU the state of its default generator (what dropout draws from)
+/// is saved too (<c>rng_cuda.bin</c>) and restored when the resuming learner is on a GPU; the CPU ignores it.
+/// </remarks>
 public static partial class Checkpoint
 {
     /// <summary>Subdirectory of a run's output directory that holds its checkpoints.</summary>
     public const string DirectoryName = "checkpoints";
 
     private const string ModelFile = "model.dat", OptimizerFile = "optimizer.dat", StateFile = "state.json", HistoryFile = "history.json",
-        RngFile = "rng.bin", LoaderFile = "loader.bin";
+        RngFile = "rng.bin", CudaRngFile = "rng_cuda.bin", LoaderFile = "loader.bin";
 
     private const int Format = 1;
 
@@ -102,6 +112,7 @@ public static partial class Checkpoint
         TrainingPosition? position = null, IReadOnlyDictionary<string, string>? extraState = null)
     {
         ArgumentNullException.ThrowIfNull(learner);
+        learner.ReadLosses();   // a GPU's pending losses belong to the history saved
         var at = position ?? learner.Position;
         var optimizer = learner.Optimizer as OptimizerHelper
             ?? throw new NotSupportedException($"cannot save the state of optimizer {learner.Optimizer.GetType().Name}");
@@ -110,17 +121,20 @@ public static partial class Checkpoint
         if (extraState is not null) foreach (var (k, v) in extraState) states[k] = v;
         byte[] rng;
         using (var state = torch.random.get_rng_state()) rng = state.data<byte>().ToArray();
+        byte[]? cudaRng = learner.Device.IsCuda ? TorchRuntime.GetCudaRngState(learner.Device.Index!.Value) : null;
         var loader = learner.Data.Train.GetState();
         var recorder = learner.Recorder.Snapshot();
-        return CheckpointStore.Write(directory, name,
-        [
+        var files = new List<(string, Action<Stream>)>
+        {
             (ModelFile, s => { using var w = new BinaryWriter(s, Encoding.UTF8, leaveOpen: true); learner.Model.save(w); }),
             (OptimizerFile, s => { using var w = new BinaryWriter(s, Encoding.UTF8, leaveOpen: true); optimizer.save_state_dict(w); }),
             (RngFile, s => s.Write(rng)),
             (LoaderFile, s => WriteLoader(s, loader)),
             (HistoryFile, s => WriteHistory(s, recorder)),
             (StateFile, s => WriteState(s, learner, at, kind, configuration, states)),
-        ]);
+        };
+        if (cudaRng is not null) files.Insert(3, (CudaRngFile, s => s.Write(cudaRng)));
+        return CheckpointStore.Write(directory, name, files);
     }
 
     /// <summary>Verifies a checkpoint and reads its <c>state.json</c>, without loading anything into a learner.</summary>
@@ -164,6 +178,7 @@ public static partial class Checkpoint
         if ((loader.GeneratorState is not null) != learner.Data.Train.Shuffle)
             throw new CheckpointException(Path.Combine(path, LoaderFile), "saved from a loader that " + (learner.Data.Train.Shuffle ? "did not shuffle" : "shuffled"));
         byte[] rng = Need(path, files, RngFile);
+        byte[]? cudaRng = CudaRngToRestore(files.GetValueOrDefault(CudaRngFile), learner.Device);
         byte[] model = Need(path, files, ModelFile), optimizerState = Need(path, files, OptimizerFile);
 
         // Everything is verified and compatible: load. Outside any dispose scope, so TorchSharp's loaded tensors live on.
@@ -177,6 +192,7 @@ public static partial class Checkpoint
         learner.ResumeAt(state.Info.Position, () =>
         {
             using (var t = torch.tensor(rng, ScalarType.Byte)) torch.random.set_rng_state(t);
+            if (cudaRng is not null) TorchRuntime.SetCudaRngState(learner.Device.Index!.Value, cudaRng);
             learner.ValidLoss = state.ValidLoss;
             learner.MetricValues = state.MetricValues;
             foreach (var cb in callbacks)
@@ -259,6 +275,13 @@ public static partial class Checkpoint
         }
     }
 
+    /// <summary>
+    /// The CUDA generator state to restore into a learner on <paramref name="device"/>: the saved one when the learner is
+    /// on a GPU (any index: the state is a seed and an offset), none on the CPU (which has no use for it) or when the
+    /// checkpoint was written on the CPU (the GPU's generator then keeps its seeded state).
+    /// </summary>
+    internal static byte[]? CudaRngToRestore(byte[]? saved, ComputeDevice device) => device.IsCuda ? saved : null;
+
     private static byte[] Need(string path, IReadOnlyDictionary<string, byte[]> files, string name) =>
         files.TryGetValue(name, out var bytes) ? bytes : throw new CheckpointException(Path.Combine(path, name), "missing (not in the manifest)");
 
@@ -282,6 +305,7 @@ public static partial class Checkpoint
         w.WriteNumber("epochs", learner.Epochs);
         w.WriteNumber("batches_per_epoch", learner.Data.Train.BatchCount);
         w.WriteNumber("threads", torch.get_num_threads());
+        w.WriteString("device", learner.Device.ToString());
         w.WriteString("schedule", learner.Schedule?.Reference ?? "");
         w.WriteNumber("layer_groups", learner.LayerGroups.Count);
         w.WriteStartArray("frozen");
@@ -325,7 +349,10 @@ public static partial class Checkpoint
             var config = r.GetProperty("configuration");
             var info = new CheckpointInfo(path, r.GetProperty("kind").GetString()!, position, r.GetProperty("epochs").GetInt32(),
                 r.GetProperty("batches_per_epoch").GetInt64(), r.GetProperty("threads").GetInt32(), r.GetProperty("schedule").GetString()!,
-                config.ValueKind == JsonValueKind.Null ? null : config.GetRawText(), r.GetProperty("created").GetDateTimeOffset());
+                config.ValueKind == JsonValueKind.Null ? null : config.GetRawText(), r.GetProperty("created").GetDateTimeOffset())
+            {
+                Device = r.TryGetProperty("device", out var device) ? device.GetString() : null,
+            };
             var tensors = r.GetProperty("tensors").EnumerateArray()
                 .Select(t => (t.GetProperty("name").GetString()!, t.GetProperty("shape").EnumerateArray().Select(d => d.GetInt64()).ToArray()))
                 .ToArray();
@@ -342,7 +369,7 @@ public static partial class Checkpoint
 
     // ---- history.json: the recorder ----
 
-    private static void WriteHistory(Stream s, RecorderSnapshot h)
+    internal static void WriteHistory(Stream s, RecorderSnapshot h)
     {
         using var w = new Utf8JsonWriter(s);
         w.WriteStartObject();
@@ -383,7 +410,7 @@ public static partial class Checkpoint
         w.WriteEndObject();
     }
 
-    private static RecorderSnapshot ReadHistory(string file, byte[] bytes)
+    internal static RecorderSnapshot ReadHistory(string file, byte[] bytes)
     {
         try
         {
@@ -403,7 +430,7 @@ public static partial class Checkpoint
     }
 
     // JSON has no NaN or infinity: those are written as strings, every finite double in its shortest round-trip form.
-    private static void WriteDouble(Utf8JsonWriter w, string name, double v)
+    internal static void WriteDouble(Utf8JsonWriter w, string name, double v)
     {
         w.WritePropertyName(name);
         WriteDoubleValue(w, v);
@@ -415,7 +442,7 @@ public static partial class Checkpoint
         else w.WriteStringValue(v.ToString(CultureInfo.InvariantCulture));
     }
 
-    private static double ReadDouble(JsonElement e) => e.ValueKind switch
+    internal static double ReadDouble(JsonElement e) => e.ValueKind switch
     {
         JsonValueKind.Number => e.GetDouble(),
         JsonValueKind.String => double.Parse(e.GetString()!, NumberStyles.Float, CultureInfo.InvariantCulture),

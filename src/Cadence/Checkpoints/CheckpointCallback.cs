@@ -43,6 +43,9 @@ public sealed record CheckpointOptions
     /// <summary>The run's configuration, stored in every checkpoint (JSON text), or null.</summary>
     public string? Configuration { get; init; }
 
+    /// <summary>Called with the path of every checkpoint once it is durable (e.g. <see cref="RunDirectory.CheckpointSaved"/>), or null.</summary>
+    public Action<string>? Saved { get; init; }
+
     /// <summary>
     /// The iterations at which fastai 0.7's <c>learn.fit</c> cycles end: cosine annealing (<c>cycle_len</c>) grows
     /// each cycle by <c>cycle_mult</c>; <c>use_clr</c> and <c>use_clr_beta</c> repeat cycles of
@@ -75,6 +78,11 @@ public sealed record CheckpointOptions
 /// at the true end of cycle c. fastai 0.7 saved them from inside <c>calc_lr</c> during the second-to-last batch's
 /// <c>on_batch_end</c>, so its snapshots miss the cycle's final batch (see docs/checkpoints.md).
 /// </para>
+/// <para>
+/// With a <see cref="Callbacks.DivergenceGuard"/> on the learner, no rolling checkpoint is written while the loss is
+/// suspect (above the guard's threshold) nor when the guard stops the fit, so the newest rolling checkpoint is always
+/// the last good one.
+/// </para>
 /// </summary>
 public sealed class CheckpointCallback : Callback, ICheckpointState
 {
@@ -84,6 +92,7 @@ public sealed class CheckpointCallback : Callback, ICheckpointState
     private string? _bestName;
     private bool _higherIsBetter;
     private TrainingPosition? _lastRolling;
+    private Callbacks.DivergenceGuard? _guard;
 
     /// <summary>Creates the callback.</summary>
     /// <exception cref="ArgumentException">An option is out of range.</exception>
@@ -111,6 +120,9 @@ public sealed class CheckpointCallback : Callback, ICheckpointState
 
     /// <summary>After the recorder (50) and the CSV logger (55), before <see cref="Callbacks.EarlyStopping"/> (60), so the epoch-end checkpoint is written even when early stopping ends the fit.</summary>
     public override int Order => 58;
+
+    /// <summary>An LR range test writes no checkpoint.</summary>
+    public override bool RunsDuringLrFind => false;
 
     /// <summary>Path of the newest rolling checkpoint of this fit (or the one it resumed from), or null.</summary>
     public string? LastRolling { get; private set; }
@@ -142,6 +154,7 @@ public sealed class CheckpointCallback : Callback, ICheckpointState
         _best = double.NaN;
         (_bestName, _higherIsBetter) = BestMetric(learner);
         _lastRolling = learner.StartAt;
+        _guard = learner.Callbacks.OfType<Callbacks.DivergenceGuard>().FirstOrDefault();
         LastRolling = learner.StartAt is { } at && Directory.Exists(Path.Combine(Options.Directory, Checkpoint.RollingName(at)))
             ? Path.Combine(Options.Directory, Checkpoint.RollingName(at)) : null;
     }
@@ -156,7 +169,7 @@ public sealed class CheckpointCallback : Callback, ICheckpointState
         if (Options.CycleSaveName is { } name && _cycleEnds.Contains(it))
         {
             int cycle = Array.BinarySearch(_cycleEndList, it);
-            Checkpoint.Save(learner, Options.Directory, Checkpoint.CycleName(name, cycle), "cycle", Options.Configuration);
+            Saved(Checkpoint.Save(learner, Options.Directory, Checkpoint.CycleName(name, cycle), "cycle", Options.Configuration));
         }
     }
 
@@ -170,7 +183,7 @@ public sealed class CheckpointCallback : Callback, ICheckpointState
             if (!double.IsNaN(v) && (double.IsNaN(_best) || (_higherIsBetter ? v > _best : v < _best)))
             {
                 _best = v;
-                Checkpoint.Save(learner, Options.Directory, best, "best", Options.Configuration);
+                Saved(Checkpoint.Save(learner, Options.Directory, best, "best", Options.Configuration));
             }
         }
         if (Options.EveryEpoch) SaveRolling(learner, "epoch");
@@ -180,16 +193,17 @@ public sealed class CheckpointCallback : Callback, ICheckpointState
     public override void AfterCancelFit(Learner learner)
     {
         ArgumentNullException.ThrowIfNull(learner);
-        // After a NaN or infinite loss the newest checkpoint stays the last good one.
+        // After a NaN or infinite loss, or a divergence, the newest checkpoint stays the last good one.
         if (Options.OnCancel && double.IsFinite(learner.Loss)) SaveRolling(learner, "interrupt");
     }
 
     private void SaveRolling(Learner learner, string kind)
     {
         var at = learner.Position;
-        if (_lastRolling == at) return;
+        if (_lastRolling == at || _guard is { Healthy: false }) return;
         LastRolling = Checkpoint.Save(learner, Options.Directory, Checkpoint.RollingName(at), kind, Options.Configuration, at);
         _lastRolling = at;
+        Saved(LastRolling);
         // Prune only older ones: after resuming from an earlier checkpoint, later ones (rewritten as the run goes on) stay.
         var older = Checkpoint.Rolling(Options.Directory).Where(p => string.CompareOrdinal(p, LastRolling) < 0).ToArray();
         for (int i = 0; i < older.Length - (Options.Keep - 1); i++)
@@ -198,6 +212,8 @@ public sealed class CheckpointCallback : Callback, ICheckpointState
             catch (Exception e) when (e is IOException or UnauthorizedAccessException) { }   // pruning is best effort: an old checkpoint left behind harms nothing
         }
     }
+
+    private void Saved(string checkpoint) => Options.Saved?.Invoke(checkpoint);
 
     private (string? Name, bool HigherIsBetter) BestMetric(Learner learner)
     {

@@ -51,9 +51,12 @@ public static class CheckpointStore
     /// </summary>
     public const string DelayVariable = "CADENCE_TEST_CHECKPOINT_DELAY_MS";
 
-    /// <summary>Opens a new file for writing (tests replace it to simulate a full disk).</summary>
+    /// <summary>
+    /// Opens a new file for writing (tests replace it to simulate a full disk). Unbuffered: every file is written in one
+    /// call, so an error surfaces there or at the fsync, never later in a Dispose.
+    /// </summary>
     internal static Func<string, Stream> CreateFile { get; set; } =
-        path => new FileStream(path, FileMode.CreateNew, FileAccess.Write, FileShare.None, 1 << 16);
+        path => new FileStream(path, FileMode.CreateNew, FileAccess.Write, FileShare.None, bufferSize: 0);
 
     /// <summary>
     /// Writes the checkpoint <paramref name="directory"/>/<paramref name="name"/> from <paramref name="files"/>
@@ -73,7 +76,7 @@ public static class CheckpointStore
             Directory.CreateDirectory(directory);
             Directory.CreateDirectory(temp);
             var entries = new List<Entry>();
-            int delay = int.TryParse(Environment.GetEnvironmentVariable(DelayVariable), NumberStyles.Integer, CultureInfo.InvariantCulture, out var ms) ? ms : 0;
+            int delay = DelayMs(DelayVariable);
             var open = new List<Stream>();
             try
             {
@@ -86,7 +89,7 @@ public static class CheckpointStore
                     var bytes = buffer.GetBuffer().AsSpan(0, (int)buffer.Length);
                     var stream = CreateFile(Path.Combine(temp, file));
                     open.Add(stream);
-                    stream.Write(bytes);
+                    WriteAll(stream, bytes, file);
                     entries.Add(new Entry(file, bytes.Length, Hex(SHA256.HashData(bytes))));
                     if (delay > 0 && i == files.Count / 2) Thread.Sleep(delay);
                 }
@@ -99,7 +102,7 @@ public static class CheckpointStore
             }
             using (var manifest = CreateFile(Path.Combine(temp, ManifestName)))
             {
-                manifest.Write(ManifestBytes(entries));
+                WriteAll(manifest, ManifestBytes(entries), ManifestName);
                 Sync(manifest);
             }
             SyncDirectory(temp);
@@ -160,16 +163,43 @@ public static class CheckpointStore
     /// <summary>Checks a checkpoint without keeping its contents (see <see cref="ReadVerified"/>).</summary>
     public static void Verify(string path) => _ = ReadVerified(path);
 
-    /// <summary>Removes <c>.tmp-*</c> directories left in <paramref name="directory"/> by interrupted writes or deletions.</summary>
+    /// <summary>
+    /// Removes <c>.tmp-*</c> directories left in <paramref name="directory"/> by interrupted writes or deletions. One
+    /// case is put back instead: a checkpoint that was being replaced by a newer one of the same name (a best or cycle
+    /// snapshot) when the process died between the two renames is renamed back from its <c>.tmp-old-*</c> name.
+    /// Call it only while holding the run's lock: another writer's temporaries would go too.
+    /// </summary>
     public static void RemoveTemporaries(string directory)
     {
         if (!Directory.Exists(directory)) return;
         foreach (var d in Directory.EnumerateDirectories(directory, TempPrefix + "*"))
         {
-            try { Directory.Delete(d, recursive: true); }
+            try
+            {
+                if (ReplacedName(Path.GetFileName(d)) is { } name && !Directory.Exists(Path.Combine(directory, name)))
+                {
+                    Directory.Move(d, Path.Combine(directory, name));
+                    continue;
+                }
+                Directory.Delete(d, recursive: true);
+            }
             catch (Exception e) when (e is IOException or UnauthorizedAccessException) { }
         }
     }
+
+    /// <summary>The checkpoint name in <c>.tmp-old-{name}-{32 hex digits}</c>, or null.</summary>
+    private static string? ReplacedName(string temp)
+    {
+        string prefix = TempPrefix + "old-";
+        if (!temp.StartsWith(prefix, StringComparison.Ordinal) || temp.Length < prefix.Length + 34 || temp[^33] != '-') return null;
+        return temp.AsSpan(temp.Length - 32).ContainsAnyExcept("0123456789abcdef") ? null : temp[prefix.Length..^33];
+    }
+
+    /// <summary>
+    /// Test hook: when the environment variable <c>CADENCE_TEST_PRUNE_DELAY_MS</c> is set, <see cref="Delete"/> sleeps
+    /// that long between renaming a checkpoint away and deleting it, so a test can kill the process while it prunes.
+    /// </summary>
+    public const string PruneDelayVariable = "CADENCE_TEST_PRUNE_DELAY_MS";
 
     /// <summary>Deletes a checkpoint: renamed to a temporary name first, so a crash never leaves a partial one under its name.</summary>
     public static void Delete(string path)
@@ -178,10 +208,58 @@ public static class CheckpointStore
         string parent = Path.GetDirectoryName(Path.GetFullPath(path))!;
         string doomed = Path.Combine(parent, $"{TempPrefix}del-{Path.GetFileName(path)}-{Guid.NewGuid():N}");
         Directory.Move(path, doomed);
+        if (DelayMs(PruneDelayVariable) is > 0 and var ms) Thread.Sleep(ms);
         Directory.Delete(doomed, recursive: true);
     }
 
+    private static int DelayMs(string variable) =>
+        int.TryParse(Environment.GetEnvironmentVariable(variable), NumberStyles.Integer, CultureInfo.InvariantCulture, out var ms) ? ms : 0;
+
+    /// <summary>
+    /// Writes a single file durably: into a temporary file next to it, fsynced, renamed over <paramref name="path"/>,
+    /// and the directory fsynced, so after a crash the file is either the old one or the complete new one.
+    /// </summary>
+    /// <exception cref="IOException">It could not be written; the temporary file is removed and the old file is untouched.</exception>
+    public static void WriteFileDurably(string path, ReadOnlySpan<byte> bytes)
+    {
+        ArgumentException.ThrowIfNullOrEmpty(path);
+        string full = Path.GetFullPath(path);
+        string directory = Path.GetDirectoryName(full)!;
+        string temp = Path.Combine(directory, $"{TempPrefix}{Path.GetFileName(full)}-{Environment.ProcessId}-{Guid.NewGuid():N}");
+        try
+        {
+            using (var stream = CreateFile(temp))
+            {
+                WriteAll(stream, bytes, Path.GetFileName(full));
+                Sync(stream);
+            }
+            File.Move(temp, full, overwrite: true);
+            SyncDirectory(directory);
+        }
+        finally
+        {
+            try { if (File.Exists(temp)) File.Delete(temp); }
+            catch (Exception e) when (e is IOException or UnauthorizedAccessException) { }
+        }
+    }
+
     private readonly record struct Entry(string Name, long Bytes, string Sha256);
+
+    /// <summary>
+    /// Writes <paramref name="bytes"/>; a file-size limit (EFBIG: <c>ulimit -f</c>, a file system's largest file),
+    /// which .NET reports as an <see cref="ArgumentOutOfRangeException"/>, becomes the <see cref="IOException"/> it is.
+    /// </summary>
+    private static void WriteAll(Stream stream, ReadOnlySpan<byte> bytes, string file)
+    {
+        try
+        {
+            stream.Write(bytes);
+        }
+        catch (ArgumentOutOfRangeException e)
+        {
+            throw new IOException($"{file}: file too large for the file system or the process's file-size limit", e);
+        }
+    }
 
     private static void Sync(Stream stream)
     {
@@ -267,7 +345,7 @@ public static class CheckpointStore
     private static string Hex(ReadOnlySpan<byte> bytes) => Convert.ToHexStringLower(bytes);
 
     /// <summary>fsync a directory so a rename or a new entry in it survives a power loss (POSIX only; NTFS journals its metadata).</summary>
-    private static void SyncDirectory(string path)
+    internal static void SyncDirectory(string path)
     {
         if (!(OperatingSystem.IsLinux() || OperatingSystem.IsMacOS())) return;
         int fd = open(path, 0);

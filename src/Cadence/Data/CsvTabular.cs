@@ -9,7 +9,14 @@ namespace Cadence.Data;
 /// <param name="Valid">Validation samples (standardized with the same statistics).</param>
 /// <param name="FeatureNames">Feature columns, in order.</param>
 /// <param name="ClassNames">Class names; class i is the i-th in sorted order (numeric order for integer labels).</param>
-public sealed record CsvData(InMemoryDataset Train, InMemoryDataset Valid, IReadOnlyList<string> FeatureNames, IReadOnlyList<string> ClassNames);
+public sealed record CsvData(InMemoryDataset Train, InMemoryDataset Valid, IReadOnlyList<string> FeatureNames, IReadOnlyList<string> ClassNames)
+{
+    /// <summary>Mean of each feature over the training rows (subtracted before training and prediction).</summary>
+    public IReadOnlyList<double> FeatureMean { get; init; } = [];
+
+    /// <summary>Standard deviation of each feature over the training rows (1 for a constant feature).</summary>
+    public IReadOnlyList<double> FeatureStd { get; init; } = [];
+}
 
 /// <summary>
 /// Reads a CSV file with a header row: the <c>target</c> column holds the class (integers or strings), every other
@@ -39,6 +46,11 @@ public static class CsvTabular
             var (vh, f2, l2) = Read(validPath, target);
             if (!vh.SequenceEqual(header))
                 throw new DataFormatException(validPath, $"expected the columns of {path} ({string.Join(", ", header)}), found {string.Join(", ", vh)}");
+            var known = labels.ToHashSet(StringComparer.Ordinal);
+            int unseen = l2.FindIndex(l => !known.Contains(l));
+            if (unseen >= 0)
+                throw new DataFormatException(validPath,
+                    $"data row {unseen + 1}: class '{l2[unseen]}' does not occur in the training file {path} (its classes: {string.Join(", ", known.Order(StringComparer.Ordinal).Take(10))}{(known.Count > 10 ? ", …" : "")})");
             (tf, tl, vf, vl) = (features, labels, f2, l2);
         }
         else
@@ -79,29 +91,20 @@ public static class CsvTabular
             using var scope = NewDisposeScope();
             return new InMemoryDataset(tensor(flat, [f.Count, d]), tensor(l.Select(s => index[s]).ToArray()), classes.Length);
         }
-        return new CsvData(Make(tf, tl), Make(vf, vl), names, classes);
+        return new CsvData(Make(tf, tl), Make(vf, vl), names, classes) { FeatureMean = mean, FeatureStd = std };
     }
 
     private static (string[] Header, List<double[]> Features, List<string> Labels) Read(string path, string target)
     {
         if (!File.Exists(path)) throw new DataFormatException(path, "file not found");
         using var reader = new StreamReader(path);
-        var headerLine = reader.ReadLine();
-        if (headerLine is null) throw new DataFormatException(path, "expected a header row, found an empty file");
-        var header = Split(headerLine).Select(h => h.Trim()).ToArray();
+        var header = Header(path, reader);
         int t = Array.IndexOf(header, target);
         if (t < 0) throw new DataFormatException(path, $"expected a column '{target}' (--target), found columns: {string.Join(", ", header)}");
         var features = new List<double[]>();
         var labels = new List<string>();
-        int row = 1;
-        string? line;
-        while ((line = reader.ReadLine()) is not null)
+        foreach (var (row, cells) in DataRows(path, reader, header.Length))
         {
-            row++;
-            if (line.Length == 0) continue;
-            var cells = Split(line);
-            if (cells.Count != header.Length)
-                throw new DataFormatException(path, $"row {row}: expected {header.Length} fields, found {cells.Count}");
             var f = new double[header.Length - 1];
             for (int c = 0, k = 0; c < cells.Count; c++)
             {
@@ -112,14 +115,60 @@ public static class CsvTabular
                     labels.Add(cell);
                     continue;
                 }
-                if (!double.TryParse(cell, NumberStyles.Float, CultureInfo.InvariantCulture, out var v) || !double.IsFinite(v))
-                    throw new DataFormatException(path, $"row {row}, column '{header[c]}': expected a number, found '{cell}'");
-                f[k++] = v;
+                f[k++] = Number(path, row, header[c], cell);
             }
             features.Add(f);
         }
         if (features.Count == 0) throw new DataFormatException(path, "expected data rows after the header, found none");
         return (header, features, labels);
+    }
+
+    /// <summary>
+    /// The values of <paramref name="columns"/> in every data row of <paramref name="path"/> (for prediction: the
+    /// training features, in the training order; other columns, such as the target, are ignored).
+    /// </summary>
+    /// <exception cref="DataFormatException">Missing file or column, a ragged row, or a value that is not a number.</exception>
+    public static double[][] ReadColumns(string path, IReadOnlyList<string> columns)
+    {
+        ArgumentNullException.ThrowIfNull(path);
+        ArgumentNullException.ThrowIfNull(columns);
+        if (!File.Exists(path)) throw new DataFormatException(path, "file not found");
+        using var reader = new StreamReader(path);
+        var header = Header(path, reader);
+        var index = columns.Select(c => (Name: c, At: Array.IndexOf(header, c))).ToArray();
+        if (index.FirstOrDefault(i => i.At < 0) is { Name: not null } missing)
+            throw new DataFormatException(path, $"expected the model's feature column '{missing.Name}', found columns: {string.Join(", ", header)}");
+        var rows = new List<double[]>();
+        foreach (var (row, cells) in DataRows(path, reader, header.Length))
+        {
+            rows.Add([.. index.Select(i => Number(path, row, i.Name, cells[i.At].Trim()))]);
+        }
+        if (rows.Count == 0) throw new DataFormatException(path, "expected data rows after the header, found none");
+        return [.. rows];
+    }
+
+    private static double Number(string path, int row, string column, string cell) =>
+        double.TryParse(cell, NumberStyles.Float, CultureInfo.InvariantCulture, out var v) && double.IsFinite(v)
+            ? v
+            : throw new DataFormatException(path, $"row {row}, column '{column}': expected a number, found '{cell}'");
+
+    private static string[] Header(string path, StreamReader reader) =>
+        (reader.ReadLine() is { } line ? Split(line) : throw new DataFormatException(path, "expected a header row, found an empty file"))
+            .Select(h => h.Trim()).ToArray();
+
+    /// <summary>The non-empty data rows after the header, with their 1-based row numbers (the header is row 1).</summary>
+    private static IEnumerable<(int Row, List<string> Cells)> DataRows(string path, StreamReader reader, int fields)
+    {
+        int row = 1;
+        string? line;
+        while ((line = reader.ReadLine()) is not null)
+        {
+            row++;
+            if (line.Length == 0) continue;
+            var cells = Split(line);
+            if (cells.Count != fields) throw new DataFormatException(path, $"row {row}: expected {fields} fields, found {cells.Count}");
+            yield return (row, cells);
+        }
     }
 
     /// <summary>Splits one CSV line (RFC 4180 quotes within a line).</summary>

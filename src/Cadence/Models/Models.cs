@@ -8,28 +8,49 @@ namespace Cadence.Models;
 /// <summary>A model and its layer groups (body first, head last), as a <see cref="Training.Learner"/> takes them.</summary>
 /// <param name="Model">The module.</param>
 /// <param name="LayerGroups">Parameters per layer group.</param>
-public sealed record ModelSpec(Module<Tensor, Tensor> Model, IReadOnlyList<IReadOnlyList<Parameter>> LayerGroups);
+public sealed record ModelSpec(Module<Tensor, Tensor> Model, IReadOnlyList<IReadOnlyList<Parameter>> LayerGroups)
+{
+    /// <summary>
+    /// The model moved to <paramref name="device"/> with its layer groups re-read from the moved model (TorchSharp
+    /// replaces the parameters it moves, so the groups of this spec are stale afterwards: use the returned one).
+    /// </summary>
+    public ModelSpec To(Device device)
+    {
+        ArgumentNullException.ThrowIfNull(device);
+        return this with { LayerGroups = Training.ParameterGroups.MoveTo(Model, LayerGroups, device) };
+    }
+}
 
 /// <summary>The built-in models, sized from the data: input shape and number of classes.</summary>
 public static class ModelZoo
 {
-    /// <summary>Names accepted by <see cref="Create"/>.</summary>
+    /// <summary>The built-in models' names (<see cref="Create"/> also takes <see cref="TorchVisionNames"/>).</summary>
     public static IReadOnlyList<string> Names { get; } = ["mlp", "cnn", "resnet"];
 
+    /// <summary>torchvision's architectures <see cref="Create"/> takes (see <see cref="TorchVisionResNet"/>); they load PyTorch weights.</summary>
+    public static IReadOnlyList<string> TorchVisionNames { get; } = ["resnet18", "resnet34"];
+
+    /// <summary>Every name <see cref="Create"/> accepts.</summary>
+    public static IReadOnlyList<string> AllNames { get; } = [.. Names, .. TorchVisionNames];
+
     /// <summary>Creates a built-in model by name.</summary>
-    /// <param name="name"><c>mlp</c>, <c>cnn</c> or <c>resnet</c>.</param>
+    /// <param name="name"><c>mlp</c>, <c>cnn</c>, <c>resnet</c>, or torchvision's <c>resnet18</c>/<c>resnet34</c> (see <see cref="TorchVisionResNet"/>).</param>
     /// <param name="sampleShape">Shape of one sample: [features] or [channels, height, width] (or [height, width]).</param>
     /// <param name="classes">Number of classes.</param>
-    public static ModelSpec Create(string name, long[] sampleShape, int classes)
+    /// <param name="device">Where the model lives (null: where TorchSharp creates it, the CPU). Weights are drawn on the
+    /// CPU from the global generator either way, so a seed gives the same initial model on every device.</param>
+    public static ModelSpec Create(string name, long[] sampleShape, int classes, Device? device = null)
     {
         ArgumentNullException.ThrowIfNull(sampleShape);
-        return name switch
+        var spec = name switch
         {
             "mlp" => Mlp(sampleShape.Aggregate(1L, (a, b) => a * b), classes),
             "cnn" => Cnn(ImageShape(name, sampleShape), classes),
             "resnet" => ResNet(ImageShape(name, sampleShape), classes),
-            _ => throw new ArgumentException($"unknown model '{name}' (expected one of: {string.Join(", ", Names)})", nameof(name)),
+            "resnet18" or "resnet34" => TorchVision(name, ImageShape(name, sampleShape), classes),
+            _ => throw new ArgumentException($"unknown model '{name}' (expected one of: {string.Join(", ", AllNames)})", nameof(name)),
         };
+        return device is null ? spec : spec.To(device);
     }
 
     private static (long C, long H, long W) ImageShape(string model, long[] shape) => shape.Length switch
@@ -75,6 +96,13 @@ public static class ModelZoo
         var head = Sequential(("pool", AdaptiveAvgPool2d(1)), ("flatten", Flatten()), ("fc", Linear(128, classes)));
         var model = Sequential(("reshape", new Reshape(shape.C, shape.H, shape.W)), ("stem", stem), ("stages", stages), ("head", head));
         return new ModelSpec(model, [stem.parameters().ToArray(), stages.parameters().ToArray(), head.parameters().ToArray()]);
+    }
+
+    /// <summary>torchvision's ResNet-18/34 for images of C channels (its own names, fastai's three layer groups).</summary>
+    public static ModelSpec TorchVision(string name, (long C, long H, long W) shape, int classes)
+    {
+        var model = new TorchVisionResNet(name, checked((int)shape.C), classes);
+        return new ModelSpec(model, model.LayerGroups());
     }
 
     /// <summary>Reshapes a batch of flat or image samples to [N, C, H, W].</summary>

@@ -39,11 +39,28 @@ public sealed record FitResult(int Epochs, long Iterations, double TrainLoss, do
 /// every parameter group (one group per layer group). Each training and evaluation step runs inside its own
 /// <c>torch.NewDisposeScope()</c>. Nothing is written to the console: use <see cref="Progress"/> and callbacks.
 /// </summary>
+/// <remarks>
+/// The learner runs on one <see cref="Device"/>: the model and the data loaders are moved there when it is built. On
+/// a GPU nothing in a training step waits for the GPU: the losses are read in chunks (see <see cref="LossReadInterval"/>
+/// and <see cref="Callback.AfterLossRead"/>), metrics accumulate on the device and are read once per validation.
+/// </remarks>
 public sealed class Learner : IDisposable
 {
-    private readonly List<Callback> _callbacks = [];
+    /// <summary>Default <see cref="LossReadInterval"/> on a GPU.</summary>
+    public const int DefaultGpuLossReadInterval = 50;
+
+    /// <summary>Default <see cref="ValidationBatchSize"/> on a GPU.</summary>
+    public const int DefaultGpuValidationBatchSize = 1024;
+
+    // Pending losses are also read when this much time passed since the last read (seconds), so a display stays live.
+    private const double LossReadSeconds = 0.5;
+
+    private List<Callback> _callbacks = [];
+    private readonly List<PendingLoss> _pending = [];
+    private long _lastRead;
     private readonly OptimizerFactory _optimizerFactory;
     private readonly bool[] _frozen;
+    private readonly bool[] _notWritten;
     private optim.Optimizer? _optimizer;
     private HyperParamWriter? _writer;
     private double[] _lr = [];
@@ -62,19 +79,33 @@ public sealed class Learner : IDisposable
     /// <param name="metrics">Validation metrics (default: accuracy).</param>
     /// <param name="layerGroups">Parameters per layer group, for differential learning rates and freezing (default: one group with all parameters).</param>
     /// <param name="callbacks">Extra callbacks.</param>
+    /// <param name="device">
+    /// Where to train (default <see cref="ComputeDevice.Auto"/>: the GPU when a CUDA libtorch is loaded and one is
+    /// visible, else the CPU). The model and the data loaders are moved there now, before the layer groups are taken:
+    /// TorchSharp replaces a module's <c>Parameter</c> objects when it moves them, so the groups are re-read from the
+    /// moved model by parameter name (<paramref name="layerGroups"/> may hold the parameters from before the move).
+    /// </param>
+    /// <exception cref="ArgumentException">A layer group holds a tensor that is not one of the model's parameters.</exception>
+    /// <exception cref="CudaUnavailableException"><paramref name="device"/> is <c>cuda</c> and no GPU can be used.</exception>
     public Learner(nn.Module<Tensor, Tensor> model, DataLoaders data, LossFunction? loss = null, OptimizerFactory? optimizer = null,
-        IEnumerable<Metric>? metrics = null, IReadOnlyList<IReadOnlyList<Parameter>>? layerGroups = null, IEnumerable<Callback>? callbacks = null)
+        IEnumerable<Metric>? metrics = null, IReadOnlyList<IReadOnlyList<Parameter>>? layerGroups = null, IEnumerable<Callback>? callbacks = null,
+        ComputeDevice? device = null)
     {
         ArgumentNullException.ThrowIfNull(model);
         ArgumentNullException.ThrowIfNull(data);
+        if (layerGroups is { Count: 0 }) throw new ArgumentException("needs at least one layer group", nameof(layerGroups));
+        Device = TorchRuntime.Resolve(device ?? ComputeDevice.Auto);
+        var torchDevice = Device.ToTorch();
+        LayerGroups = ParameterGroups.MoveTo(model, layerGroups ?? [model.parameters().ToArray()], torchDevice);
+        data.To(torchDevice);
+        if (Device.IsCuda) (LossReadInterval, ValidationBatchSize) = (DefaultGpuLossReadInterval, DefaultGpuValidationBatchSize);
         Model = model;
         Data = data;
         LossFunction = loss ?? CrossEntropy;
         _optimizerFactory = optimizer ?? OptimizerFactory.Sgd();
         Metrics = metrics?.ToArray() ?? [new Accuracy()];
-        LayerGroups = layerGroups ?? [model.parameters().ToArray()];
-        if (LayerGroups.Count == 0) throw new ArgumentException("needs at least one layer group", nameof(layerGroups));
         _frozen = new bool[LayerGroups.Count];
+        _notWritten = new bool[LayerGroups.Count];
         _oneBatch = OneBatch;
         Recorder = new Recorder();
         _callbacks.Add(Recorder);
@@ -85,6 +116,37 @@ public sealed class Learner : IDisposable
 
     /// <summary>The model.</summary>
     public nn.Module<Tensor, Tensor> Model { get; }
+
+    /// <summary>The device the learner trains on: <c>cpu</c> or <c>cuda:N</c>.</summary>
+    public ComputeDevice Device { get; }
+
+    /// <summary>
+    /// Steps between two reads of the training losses (≥ 1). 1 (the CPU's default) reads every loss right after its
+    /// forward pass, so <see cref="Callback.AfterLossRead"/> runs before the step; on a GPU the default
+    /// (<see cref="DefaultGpuLossReadInterval"/>) lets the GPU run ahead of the host, and losses are read in chunks,
+    /// also after ~0.5 s and at the end of each epoch's training. The numbers recorded are the same either way; what
+    /// changes is when they are known: a NaN guard or a divergence rule then stops the fit up to this many steps late.
+    /// </summary>
+    public int LossReadInterval
+    {
+        get => _lossReadInterval;
+        set => _lossReadInterval = value >= 1 ? value : throw new ArgumentOutOfRangeException(nameof(value), value, "must be ≥ 1");
+    }
+
+    private int _lossReadInterval = 1;
+
+    /// <summary>
+    /// Samples per validation batch, or null for the validation loader's batch size (the CPU's default). On a GPU the
+    /// default is <see cref="DefaultGpuValidationBatchSize"/> (at least the loader's): validation needs no gradients, and
+    /// large batches keep the GPU busy. The loss and metrics do not depend on it beyond rounding.
+    /// </summary>
+    public int? ValidationBatchSize
+    {
+        get => _validationBatchSize;
+        set => _validationBatchSize = value is null or >= 1 ? value : throw new ArgumentOutOfRangeException(nameof(value), value, "must be ≥ 1");
+    }
+
+    private int? _validationBatchSize;
 
     /// <summary>The data.</summary>
     public DataLoaders Data { get; }
@@ -143,11 +205,11 @@ public sealed class Learner : IDisposable
     /// <summary>Whether the current batch is a training batch.</summary>
     public bool Training { get; private set; }
 
-    /// <summary>Inputs of the current batch (valid during batch events only).</summary>
-    public Tensor? X { get; private set; }
+    /// <summary>Inputs of the current batch, on <see cref="Device"/> (valid during batch events; a callback may replace it in <see cref="Callback.BeforeBatch"/>).</summary>
+    public Tensor? X { get; set; }
 
-    /// <summary>Targets of the current batch (valid during batch events only).</summary>
-    public Tensor? Y { get; private set; }
+    /// <summary>Targets of the current batch, on <see cref="Device"/> (valid during batch events; a callback may replace it in <see cref="Callback.BeforeBatch"/>).</summary>
+    public Tensor? Y { get; set; }
 
     /// <summary>Model outputs of the current batch (valid after the forward pass).</summary>
     public Tensor? Output { get; private set; }
@@ -155,7 +217,10 @@ public sealed class Learner : IDisposable
     /// <summary>Loss tensor of the current batch (valid from <see cref="Callback.AfterLoss"/>).</summary>
     public Tensor? LossTensor { get; private set; }
 
-    /// <summary>Loss of the current batch as a number (valid from <see cref="Callback.AfterLoss"/>).</summary>
+    /// <summary>
+    /// The last loss read as a number: on the CPU the current batch's (from <see cref="Callback.AfterLoss"/>); on a GPU
+    /// the batch's whose <see cref="Callback.AfterLossRead"/> is running, and otherwise the last one read.
+    /// </summary>
     public double Loss { get; private set; } = double.NaN;
 
     /// <summary>Validation loss of the last validation pass.</summary>
@@ -180,6 +245,9 @@ public sealed class Learner : IDisposable
     /// <summary>Removes a callback.</summary>
     public bool Remove(Callback callback) => callback != Recorder && _callbacks.Remove(callback);
 
+    /// <summary>The callbacks sorted by <see cref="Callback.Order"/>, stable (as <see cref="Add"/> keeps them).</summary>
+    private static List<Callback> Ordered(IEnumerable<Callback> callbacks) => [.. callbacks.OrderBy(c => c.Order)];   // OrderBy is stable
+
     /// <summary>Cancels <paramref name="scope"/> from inside a callback (throws <see cref="CancelScopeException"/>).</summary>
     /// <param name="scope">What to cancel.</param>
     /// <param name="reason">Why (becomes <see cref="StopReason"/> when the fit is cancelled).</param>
@@ -203,25 +271,47 @@ public sealed class Learner : IDisposable
     public void Freeze() => FreezeTo(-1);
 
     /// <summary>
+    /// Whether the normalization layers (BatchNorm, InstanceNorm, LayerNorm) of frozen groups keep training (fastai's
+    /// <c>train_bn=True</c>, the default): <see cref="FreezeTo"/> leaves their parameters trainable. Takes effect at the next <see cref="FreezeTo"/>.
+    /// </summary>
+    public bool TrainBn { get; set; } = true;
+
+    /// <summary>
     /// Freezes layer groups 0 … n − 1 and unfreezes the rest (fastai <c>freeze_to</c>; a negative n counts from the end).
-    /// Frozen parameters get <c>requires_grad = false</c> and no gradient, so the optimizer skips them, and the schedule
-    /// is not written into their groups.
+    /// Frozen parameters get <c>requires_grad = false</c> and no gradient, so the optimizer skips them — except, with
+    /// <see cref="TrainBn"/>, those of normalization layers, which go on training with their group's scheduled learning
+    /// rate and momentum (fastai writes the schedule into every group). The schedule is not written into a frozen group
+    /// with nothing left to train.
     /// </summary>
     public void FreezeTo(int n)
     {
         int count = LayerGroups.Count;
         int upTo = n >= 0 ? Math.Min(n, count) : Math.Max(0, count + n);
+        var norm = TrainBn ? NormParameters() : [];
         for (int g = 0; g < count; g++)
         {
             bool frozen = g < upTo;
             _frozen[g] = frozen;
+            bool trains = !frozen;
             foreach (var p in LayerGroups[g])
             {
-                p.requires_grad = !frozen;
-                if (frozen && p.grad is not null) p.grad = null!;
+                bool keep = !frozen || norm.Contains(p.Handle);
+                trains |= keep;
+                p.requires_grad = keep;
+                if (!keep && p.grad is not null) p.grad = null!;
             }
+            _notWritten[g] = !trains;
         }
     }
+
+    /// <summary>Handles of the parameters of the model's normalization layers (fastai's <c>norm_types</c>).</summary>
+    private HashSet<IntPtr> NormParameters() =>
+    [
+        .. Model.modules()
+            .Where(m => m is BatchNorm1d or BatchNorm2d or BatchNorm3d or InstanceNorm1d or InstanceNorm2d or InstanceNorm3d or LayerNorm)
+            .SelectMany(m => m.parameters())
+            .Select(p => p.Handle),
+    ];
 
     /// <summary>Unfreezes every layer group.</summary>
     public void Unfreeze() => FreezeTo(0);
@@ -299,7 +389,12 @@ public sealed class Learner : IDisposable
         if (start is { } at && (at.Iteration < 0 || at.Iteration > total || at.Epoch < 0 || at.Epoch >= epochs || at.BatchesDone < 0 || at.BatchesDone > batches))
             throw new ArgumentException(
                 $"cannot resume at iteration {at.Iteration} (epoch {at.Epoch + 1}, batch {at.BatchesDone}) a fit of {epochs} epochs of {batches} batches", nameof(epochs));
+        return RunFit(schedule, epochs, start, cancellationToken);
+    }
 
+    private FitResult RunFit(Schedule schedule, int epochs, TrainingPosition? start, CancellationToken cancellationToken)
+    {
+        long batches = Data.Train.BatchCount;
         _schedule = schedule;
         _lr = new double[schedule.Groups];
         _mom = new double[schedule.Groups];
@@ -314,6 +409,7 @@ public sealed class Learner : IDisposable
         int firstEpoch = start is { } s0 ? s0.Epoch + (s0.EpochEnded ? 1 : 0) : 0;
         int epochsDone = firstEpoch;
         _fitting = true;
+        _lastRead = Stopwatch.GetTimestamp();
         try
         {
             Run(Scope.Fit, static (c, l) => c.BeforeFit(l), static (c, l) => c.AfterCancelFit(l), static (c, l) => c.AfterFit(l), () =>
@@ -339,9 +435,13 @@ public sealed class Learner : IDisposable
         finally
         {
             _fitting = false;
-            StartAt = null;
-            _onResume = null;
+            if (start is not null)
+            {
+                StartAt = null;
+                _onResume = null;
+            }
             X = Y = Output = LossTensor = null;
+            DropPendingLosses();
         }
         cancellationToken.ThrowIfCancellationRequested();
         var metrics = new Dictionary<string, double>();
@@ -362,11 +462,14 @@ public sealed class Learner : IDisposable
         {
             if (ct.IsCancellationRequested) Cancel(Scope.Fit, "cancelled");
             using var scope = NewDisposeScope();
+            (X, Y) = Data.Train.GetBatch(Batch);
             Run(Scope.Batch, static (c, l) => c.BeforeBatch(l), static (c, l) => c.AfterCancelBatch(l), static (c, l) => c.AfterBatch(l), _oneBatch);
             BatchesDone = Batch + 1;
             X = Y = Output = LossTensor = null;
-            Progress?.Report(new FitProgress(Epoch, Epochs, Batch + 1, batches, Iteration, Recorder.SmoothLoss, LastLr(writer), null));
+            // On a GPU the display moves when the losses are read, not at every batch (its smoothed loss would be stale).
+            if (_pending.Count == 0) Progress?.Report(new FitProgress(Epoch, Epochs, Batch + 1, batches, Iteration, Recorder.SmoothLoss, LastLr(writer), null));
         }
+        ReadLosses();   // the epoch's figures (train loss, checkpoints) need them all
     }
 
     private static double LastLr(HyperParamWriter writer) => writer.GetLr(writer.Groups - 1);
@@ -374,50 +477,105 @@ public sealed class Learner : IDisposable
     private void OneBatch()
     {
         var writer = HyperParams;
-        (X, Y) = Data.Train.GetBatch(Batch);
-        Output = Model.forward(X);
-        LossTensor = LossFunction(Output, Y);
-        Loss = LossTensor.item<float>();
+        Output = Model.forward(X!);
+        LossTensor = LossFunction(Output, Y!);
+        if (_lossReadInterval == 1) Read(LossTensor.item<float>(), new BatchLoss(Epoch, Batch, Iteration, 0));
+        else _pending.Add(new PendingLoss(LossTensor.detach().DetachFromDisposeScope(), new BatchLoss(Epoch, Batch, Iteration, 0)));
         Each(static (c, l) => c.AfterLoss(l));
         Optimizer.zero_grad();
         LossTensor.backward();
         Each(static (c, l) => c.AfterBackward(l));
         _schedule!.At(Iteration, _lr, _schedule.HasMomentum ? _mom : Span<double>.Empty);
-        writer.Write(_lr, _schedule.HasMomentum ? _mom : ReadOnlySpan<double>.Empty, _frozen);
+        writer.Write(_lr, _schedule.HasMomentum ? _mom : ReadOnlySpan<double>.Empty, _notWritten);
         Each(static (c, l) => c.BeforeStep(l));
         Optimizer.step();
         Iteration++;
         BatchesDone = Batch + 1;
         Each(static (c, l) => c.AfterStep(l));
+        // On a GPU also after ~0.5 s, so a display stays live with slow steps (on the CPU only the count decides:
+        // tests that read in chunks there stay deterministic).
+        if (_pending.Count >= _lossReadInterval
+            || _pending.Count > 0 && Device.IsCuda && Stopwatch.GetElapsedTime(_lastRead).TotalSeconds >= LossReadSeconds) ReadLosses();
     }
 
-    /// <summary>Computes the validation loss and metrics (also usable outside a fit).</summary>
+    /// <summary>A training loss not read yet (on a GPU), with the batch it belongs to.</summary>
+    private readonly record struct PendingLoss(Tensor Value, BatchLoss Batch);
+
+    private void Read(double loss, BatchLoss batch)
+    {
+        Loss = loss;
+        var reading = batch with { Loss = loss };
+        for (int i = 0; i < _callbacks.Count; i++) _callbacks[i].AfterLossRead(this, reading);
+    }
+
+    /// <summary>
+    /// Reads every pending training loss with one copy from the device (the only wait for the GPU in training) and runs
+    /// <see cref="Callback.AfterLossRead"/> for each, in batch order. A no-op when nothing is pending (always on the CPU).
+    /// </summary>
+    internal void ReadLosses()
+    {
+        if (_pending.Count == 0) return;
+        var pending = _pending.ToArray();
+        _pending.Clear();
+        _lastRead = Stopwatch.GetTimestamp();
+        float[] values;
+        try
+        {
+            using var scope = NewDisposeScope();
+            values = stack(pending.Select(p => p.Value)).to_type(ScalarType.Float32).cpu().data<float>().ToArray();
+        }
+        finally
+        {
+            foreach (var p in pending) p.Value.Dispose();
+        }
+        for (int i = 0; i < pending.Length; i++) Read(values[i], pending[i].Batch);
+    }
+
+    /// <summary>Reads the pending losses while a scope is being cancelled anyway: a callback's own cancellation is moot then.</summary>
+    private void ReadLossesCancelling()
+    {
+        try { ReadLosses(); }
+        catch (CancelScopeException) { }
+    }
+
+    private void DropPendingLosses()
+    {
+        foreach (var p in _pending) p.Value.Dispose();
+        _pending.Clear();
+    }
+
+    /// <summary>
+    /// Computes the validation loss and metrics (also usable outside a fit), in batches of
+    /// <see cref="ValidationBatchSize"/>. The loss and the metrics accumulate on the device and are read once at the end.
+    /// </summary>
     public (double Loss, IReadOnlyList<double> Metrics) Validate(CancellationToken cancellationToken = default)
     {
         Model.eval();
         Training = false;
         foreach (var m in Metrics) m.Reset();
-        double sum = 0;
-        long n = 0;
         var valid = Data.Valid;
         valid.StartEpoch();
+        long size = Math.Max(valid.BatchSize, ValidationBatchSize ?? 0), count = valid.DropLast ? valid.BatchCount * valid.BatchSize : valid.Dataset.Count;
+        double loss = double.NaN;
         using (no_grad())
+        using (var keep = NewDisposeScope())
         {
-            for (long b = 0; b < valid.BatchCount; b++)
+            // Σ loss·n in float64 on the device: float32 → float64 and the products are exact, so this is the same sum
+            // a host loop of loss.item()·n would make, in the same order.
+            var sum = zeros(1, ScalarType.Float64, device: Device.ToTorch());
+            for (long start = 0; start < count; start += size)
             {
                 cancellationToken.ThrowIfCancellationRequested();
                 using var scope = NewDisposeScope();
-                var (x, y) = valid.GetBatch(b);
+                var (x, y) = valid.GetRange(start, Math.Min(start + size, count));
                 var output = Model.forward(x);
-                var loss = LossFunction(output, y);
-                long count = y.shape[0];
-                sum += loss.item<float>() * (double)count;
-                n += count;
+                sum.add_(LossFunction(output, y).detach().to_type(ScalarType.Float64).mul_(y.shape[0]));
                 foreach (var m in Metrics) m.Accumulate(output, y);
             }
+            if (count > 0) loss = sum.item<double>() / count;
         }
         Model.train();
-        return (n == 0 ? double.NaN : sum / n, Metrics.Select(m => m.Value).ToArray());
+        return (loss, Metrics.Select(m => m.Value).ToArray());
     }
 
     private void ValidateEpoch(CancellationToken ct)
@@ -445,6 +603,7 @@ public sealed class Learner : IDisposable
         }
         catch (CancelScopeException e) when (e.Scope == scope)
         {
+            if (scope != Scope.Batch) ReadLossesCancelling();   // the losses of the batches that did run are recorded
             Each(afterCancel);
         }
         beforeAfter?.Invoke();
@@ -455,6 +614,31 @@ public sealed class Learner : IDisposable
     {
         // Static lambdas and an index loop: an event allocates neither a closure nor an enumerator.
         for (int i = 0; i < _callbacks.Count; i++) action(_callbacks[i], this);
+    }
+
+    /// <summary>
+    /// Trains <paramref name="epochs"/> epochs of <paramref name="schedule"/> for an LR range test: only the callbacks
+    /// that run during one (<see cref="Callback.RunsDuringLrFind"/>) and <paramref name="finder"/>, no progress reports,
+    /// no resume; afterwards the learner's counters, results, callbacks and pending resume are what they were (the
+    /// model and optimizer are the caller's to restore).
+    /// </summary>
+    internal void RunRangeTest(Schedule schedule, int epochs, Callback finder, CancellationToken cancellationToken)
+    {
+        if (_fitting) throw new InvalidOperationException("Fit is already running on this learner");
+        var saved = (_callbacks, Progress, StartAt, _onResume, _schedule, _lr, _mom, Epochs, Epoch, Iteration, Batch, BatchesDone, _epochEnded, _orderDrawn,
+            Training, Loss, ValidLoss, MetricValues, StopReason);
+        _callbacks = Ordered(_callbacks.Where(c => c.RunsDuringLrFind).Append(finder));
+        Progress = null;
+        (StartAt, _onResume) = (null, null);
+        try
+        {
+            RunFit(schedule, epochs, null, cancellationToken);
+        }
+        finally
+        {
+            (_callbacks, Progress, StartAt, _onResume, _schedule, _lr, _mom, Epochs, Epoch, Iteration, Batch, BatchesDone, _epochEnded, _orderDrawn,
+                Training, Loss, ValidLoss, MetricValues, StopReason) = saved;
+        }
     }
 
     private optim.Optimizer CreateOptimizer()
@@ -470,7 +654,11 @@ public sealed class Learner : IDisposable
     public void Save(string path) => Model.save(path);
 
     /// <summary>Disposes the optimizer (the model and data belong to the caller).</summary>
-    public void Dispose() => _optimizer?.Dispose();
+    public void Dispose()
+    {
+        DropPendingLosses();
+        _optimizer?.Dispose();
+    }
 
     internal static string Format(double v) => v.ToString("G6", CultureInfo.InvariantCulture);
 }

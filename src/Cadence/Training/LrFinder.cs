@@ -55,21 +55,24 @@ public sealed record LrFindOptions
     /// <summary>The first batch's lr in effect: <see cref="StartLr"/> or the mode's default.</summary>
     public double EffectiveStartLr => StartLr ?? (Mode == LrFindMode.FastAi07 ? 1e-5 : 1e-7);
 
-    /// <summary>Every invalid option, named, with the allowed range.</summary>
-    public IEnumerable<string> Validate(int layerGroups)
+    /// <summary>Every invalid option, named by its parameter (<c>startLr</c>, <c>endLr</c>, <c>numIt</c>, <c>groupLrs</c>), with the allowed range.</summary>
+    public IReadOnlyList<ValidationError> Errors(int layerGroups)
     {
         double start = EffectiveStartLr;
-        if (!(start > 0 && double.IsFinite(start))) yield return $"startLr: must be a positive finite number, got {F(start)}";
-        if (!(EndLr > start && double.IsFinite(EndLr))) yield return $"endLr: must be a finite number above startLr ({F(start)}), got {F(EndLr)}";
-        if (NumIt < 1) yield return $"numIt: must be ≥ 1, got {NumIt}";
+        var check = new Check()
+            .Positive("startLr", start)
+            .That(EndLr > start && double.IsFinite(EndLr), "endLr", $"must be a finite number above the start lr ({NumberFormat.Exact(start)}), got {NumberFormat.Exact(EndLr)}")
+            .That(NumIt >= 1, "numIt", $"must be ≥ 1, got {NumIt}");
         if (GroupLrs is { } g)
         {
-            if (g.Count != layerGroups) yield return $"groupLrs: give one lr per layer group ({layerGroups}), got {g.Count}";
-            else if (g.Any(v => !(v > 0 && double.IsFinite(v)))) yield return $"groupLrs: every lr must be a positive finite number, got {string.Join(", ", g.Select(F))}";
+            if (g.Count != layerGroups) check.Fail("groupLrs", $"give one lr per layer group ({layerGroups}), got {g.Count}");
+            else check.Lr("groupLrs", g);
         }
+        return check.Errors;
     }
 
-    private static string F(double v) => v.ToString("G6", CultureInfo.InvariantCulture);
+    /// <summary><see cref="Errors"/> as text (<c>parameter: problem</c>).</summary>
+    public IEnumerable<string> Validate(int layerGroups) => Errors(layerGroups).Select(e => e.ToString());
 }
 
 /// <summary>Progress of a range test, reported after every batch.</summary>
@@ -105,11 +108,14 @@ public sealed record LrFindResult(LrFindMode Mode, IReadOnlyList<double> Lrs, IR
 /// and buffers), the gradients and the optimizer's state and hyper-parameters are exactly what they were.
 /// </summary>
 /// <remarks>
-/// The sweep drives the model, loss function and optimizer directly rather than through <see cref="Learner.Fit(Schedule, int, CancellationToken)"/>:
-/// the learner's recorder, counters and callbacks are left alone, so a range test neither replaces the last fit's
-/// history nor triggers callbacks that write files or stop training (fastai runs them under <c>no_logging</c> and
-/// cancels validation for the same reason). Frozen layer groups stay frozen. The data loader's shuffling and
-/// TorchSharp's global generator advance, as in fastai.
+/// As in fastai v2, the sweep is a fit through the learner's own loop (same device, data placement, dispose scopes and
+/// callbacks) with a finder callback that follows the sweep, records the curve, stops it and skips validation. Of the
+/// learner's callbacks those with <see cref="Callback.RunsDuringLrFind"/> run: the NaN guard (the sweep then ends at the
+/// first NaN), gradient clipping, augmentation; the recorder, loggers, checkpoints and early stopping do not, so the
+/// learner's history, counters and files are untouched (fastai runs its fit under <c>no_logging</c> and cancels
+/// validation for the same reason). Frozen layer groups stay frozen. The data loader's shuffling and TorchSharp's
+/// global generator advance, as in fastai. On a GPU the losses are read in chunks, so the sweep may run up to
+/// <see cref="Learner.LossReadInterval"/> batches past its stopping point; those are neither recorded nor counted.
 /// </remarks>
 public static class LrFinder
 {
@@ -132,85 +138,35 @@ public static class LrFinder
         if (batchesPerEpoch < 1) throw new ArgumentException("the training data has no batch (fewer samples than one batch with dropLast)", nameof(learner));
 
         var sweep = Sweep.Create(options, batchesPerEpoch, groups);
+        var finder = new Finder(options.Mode, options.StopDiv, sweep, progress);
         var optimizer = learner.Optimizer;
-        var writer = learner.HyperParams;
-        var frozen = Enumerable.Range(0, groups).Select(learner.IsFrozen).ToArray();
         var clock = Stopwatch.StartNew();
-        var lrs = new List<double>();
-        var losses = new List<double>();
-        var smoothed = new List<double>();
-        var lr = new double[groups];
-        string? reason = null;
-        bool early = false;
-        int trained = 0;
-
-        using var keep = NewDisposeScope();
-        using var snapshot = TrainingSnapshot.Take(learner.Model, learner.LayerGroups.SelectMany(g => g), optimizer);
-        try
+        using (NewDisposeScope())
+        using (var snapshot = TrainingSnapshot.Take(learner.Model, learner.LayerGroups.SelectMany(g => g), optimizer))
         {
-            learner.Model.train();
-            double average = 0, best = options.Mode == LrFindMode.FastAi07 ? 1e9 : double.PositiveInfinity;
-            int t = 0;
-            for (long epoch = 0; reason is null; epoch++)
+            try
             {
-                learner.Data.Train.StartEpoch();
-                for (long b = 0; b < batchesPerEpoch && reason is null; b++, t++)
-                {
-                    cancellationToken.ThrowIfCancellationRequested();
-                    sweep.At(t, lr);
-                    writer.Write(lr, ReadOnlySpan<double>.Empty, frozen);
-                    double loss = Step(learner, optimizer, b);
-                    trained++;
-                    average = Beta * average + (1 - Beta) * loss;
-                    double smooth = average / (1 - Math.Pow(Beta, t + 1));
-                    double lastLr = lr[groups - 1];
-                    progress?.Report(new LrFindProgress(t + 1, sweep.Batches, lastLr, loss, smooth));
-                    if (options.Mode == LrFindMode.FastAi07)
-                    {
-                        // 0.7 tests before recording, and only from batch 12 on does the best move (iteration > 10).
-                        if (options.StopDiv && (double.IsNaN(smooth) || smooth > 4 * best))
-                        {
-                            (early, reason) = (true, double.IsNaN(smooth)
-                                ? Say($"the loss became NaN at batch {t + 1} (lr {lastLr:G4}); that batch is not recorded")
-                                : Say($"the smoothed loss {smooth:G4} at batch {t + 1} (lr {lastLr:G4}) exceeded 4 × the best {best:G4}; that batch is not recorded"));
-                            break;
-                        }
-                        if (smooth < best && t > 10) best = smooth;
-                        Record(lastLr, loss, smooth);
-                        if (t + 1 >= sweep.Batches) reason = Say($"swept one epoch ({sweep.Batches} batches)");
-                    }
-                    else
-                    {
-                        Record(lastLr, loss, smooth);
-                        if (smooth < best) best = smooth;
-                        if (options.StopDiv && smooth > 4 * best)
-                            (early, reason) = (true, Say($"the smoothed loss {smooth:G4} at batch {t + 1} (lr {lastLr:G4}) exceeded 4 × the best {best:G4}"));
-                        else if (t + 1 >= sweep.Batches) reason = Say($"ran all {sweep.Batches} batches");
-                    }
-                }
+                learner.RunRangeTest(sweep.Schedule(groups), checked((int)((sweep.Batches + batchesPerEpoch - 1) / batchesPerEpoch)), finder, cancellationToken);
+            }
+            finally
+            {
+                optimizer.zero_grad();
+                snapshot.Restore();
             }
         }
-        finally
-        {
-            optimizer.zero_grad();
-            snapshot.Restore();
-        }
 
+        var (lrs, smoothed) = (finder.Lrs, finder.Smoothed);
+        // The finder's own reason; else a callback stopped the fit (the NaN guard), which counts as stopping early.
+        bool early = finder.StoppedEarly || finder.Reason is null && finder.StopReason is not null;
+        string reason = finder.Reason ?? finder.StopReason ?? Say($"ran {finder.Trained} batches");
         int skipStart = options.Mode == LrFindMode.FastAi07 ? 10 : options.NumIt / 10;
         int skipEnd = options.Mode == LrFindMode.FastAi07 ? 6 : 5;
         var (wl, ws) = LrSuggestions.Window(lrs, smoothed, skipStart, skipEnd);
         int firstNaN = smoothed.FindIndex(double.IsNaN);
         if (firstNaN >= 0 && options.Mode == LrFindMode.FastAi2)
             reason += Say($"; the loss became NaN at batch {firstNaN + 1} (lr {lrs[firstNaN]:G4}), so the suggestions read only the points before it");
-        return new LrFindResult(options.Mode, lrs, losses, smoothed, LrSuggestions.All(wl, ws), skipStart, wl.Length, early, reason!, trained,
+        return new LrFindResult(options.Mode, lrs, finder.Losses, smoothed, LrSuggestions.All(wl, ws), skipStart, wl.Length, early, reason, finder.Trained,
             clock.Elapsed.TotalSeconds);
-
-        void Record(double l, double raw, double s)
-        {
-            lrs.Add(l);
-            losses.Add(raw);
-            smoothed.Add(s);
-        }
     }
 
     /// <summary>fastai v2's <c>learn.lr_find(start_lr=1e-7, end_lr=10, num_it=100, stop_div=True)</c>, or fastai 0.7's with <paramref name="mode"/>.</summary>
@@ -275,20 +231,98 @@ public static class LrFinder
         return learner.FitOneCycle(epochs, [value], div, divFinal, pctStart, moms, cancellationToken);
     }
 
-    private static double Step(Learner learner, optim.Optimizer optimizer, long batch)
-    {
-        using var scope = NewDisposeScope();
-        var (x, y) = learner.Data.Train.GetBatch(batch);
-        var output = learner.Model.forward(x);
-        var loss = learner.LossFunction(output, y);
-        double value = loss.item<float>();
-        optimizer.zero_grad();
-        loss.backward();
-        optimizer.step();
-        return value;
-    }
-
     private static string Say(FormattableString s) => s.ToString(CultureInfo.InvariantCulture);
+
+    /// <summary>
+    /// fastai's <c>LRFinder</c> callback: reads each batch's loss, smooths it (debiased EMA, β = 0.98), records the curve,
+    /// reports progress, and cancels the fit when the stop rule of the mode fires or the sweep is done; it also cancels
+    /// every epoch's validation. The learner writes the sweep's learning rates itself: the sweep is its schedule.
+    /// </summary>
+    private sealed class Finder(LrFindMode mode, bool stopDiv, Sweep sweep, IProgress<LrFindProgress>? progress) : Callback
+    {
+        private readonly Queue<BatchLoss> _read = new();
+        private double _average, _best = mode == LrFindMode.FastAi07 ? 1e9 : double.PositiveInfinity;
+
+        public List<double> Lrs { get; } = [];
+        public List<double> Losses { get; } = [];
+        public List<double> Smoothed { get; } = [];
+        public int Trained { get; private set; }
+        public bool StoppedEarly { get; private set; }
+        public string? Reason { get; private set; }
+        public string? StopReason { get; private set; }
+
+        /// <summary>After the NaN guard and gradient clipping, where the recorder would be.</summary>
+        public override int Order => 50;
+
+        public override void AfterLossRead(Learner learner, BatchLoss loss) => _read.Enqueue(loss);
+
+        // A batch is done once it stepped: its learning rates are then those in the optimizer, which progress reports
+        // may read. On a GPU its loss arrives later, and is handled at the batch where it is read.
+        public override void AfterBatch(Learner learner) => Drain(learner);
+
+        public override void BeforeValidate(Learner learner)
+        {
+            Drain(learner);
+            learner.Cancel(Scope.Epoch);   // fastai: CancelValidException
+        }
+
+        /// <summary>Why another callback stopped the sweep (the learner's stop reason), when the finder did not.</summary>
+        public override void AfterCancelFit(Learner learner) => StopReason = Reason is null ? learner.StopReason : null;
+
+        private void Drain(Learner learner)
+        {
+            while (_read.Count > 0)
+            {
+                var reading = _read.Dequeue();
+                if (Reason is not null) continue;   // read after the stop (a GPU's chunk): neither recorded nor counted
+                if (Done(reading.Loss))
+                {
+                    _read.Clear();
+                    learner.Cancel(Scope.Fit);
+                }
+            }
+        }
+
+        // Batch t of the sweep: true when the sweep ends with it.
+        private bool Done(double loss)
+        {
+            int t = Trained++;
+            _average = Beta * _average + (1 - Beta) * loss;
+            double smooth = _average / (1 - Math.Pow(Beta, t + 1));
+            double lastLr = sweep.LastLr(t);
+            progress?.Report(new LrFindProgress(t + 1, sweep.Batches, lastLr, loss, smooth));
+            if (mode == LrFindMode.FastAi07)
+            {
+                // 0.7 tests before recording, and only from batch 12 on does the best move (iteration > 10).
+                if (stopDiv && (double.IsNaN(smooth) || smooth > 4 * _best))
+                {
+                    (StoppedEarly, Reason) = (true, double.IsNaN(smooth)
+                        ? Say($"the loss became NaN at batch {t + 1} (lr {lastLr:G4}); that batch is not recorded")
+                        : Say($"the smoothed loss {smooth:G4} at batch {t + 1} (lr {lastLr:G4}) exceeded 4 × the best {_best:G4}; that batch is not recorded"));
+                    return true;
+                }
+                if (smooth < _best && t > 10) _best = smooth;
+                Record(lastLr, loss, smooth);
+                if (t + 1 >= sweep.Batches) Reason = Say($"swept one epoch ({sweep.Batches} batches)");
+            }
+            else
+            {
+                Record(lastLr, loss, smooth);
+                if (smooth < _best) _best = smooth;
+                if (stopDiv && smooth > 4 * _best)
+                    (StoppedEarly, Reason) = (true, Say($"the smoothed loss {smooth:G4} at batch {t + 1} (lr {lastLr:G4}) exceeded 4 × the best {_best:G4}"));
+                else if (t + 1 >= sweep.Batches) Reason = Say($"ran all {sweep.Batches} batches");
+            }
+            return Reason is not null;
+        }
+
+        private void Record(double lr, double loss, double smooth)
+        {
+            Lrs.Add(lr);
+            Losses.Add(loss);
+            Smoothed.Add(smooth);
+        }
+    }
 
     /// <summary>The learning rate of every group at each batch of the sweep.</summary>
     private sealed class Sweep
@@ -300,6 +334,9 @@ public static class LrFinder
 
         /// <summary>Batches the sweep runs at most.</summary>
         public int Batches { get; }
+
+        /// <summary>The learning rate of the last group at batch <paramref name="t"/>.</summary>
+        public double LastLr(int t) => _last(t);
 
         public static Sweep Create(LrFindOptions o, long batchesPerEpoch, int groups)
         {
@@ -325,11 +362,21 @@ public static class LrFinder
                 : new Sweep(t => start * Math.Pow(end / start, (double)t / numIt), ratio, numIt);
         }
 
-        public void At(int t, double[] lr)
+        /// <summary>The sweep as the learner's schedule: group g at step t uses the last group's lr times its ratio (the last group: exactly the sweep).</summary>
+        public Schedule Schedule(int groups) => new()
         {
-            double last = _last(t);
-            for (int g = 0; g < lr.Length; g++) lr[g] = g == lr.Length - 1 ? last : last * _ratio[g];
-        }
+            Policy = "lr-find",
+            Reference = "fastai lr_find",
+            Lr = [.. Enumerable.Range(0, groups).Select(g => (Curve)new SweepCurve(_last, g == groups - 1 ? null : _ratio[g]))],
+        };
+    }
+
+    /// <summary>One group's learning rate during the sweep: the last group's, times the group's ratio to it.</summary>
+    private sealed record SweepCurve(Func<int, double> Last, double? Ratio) : Curve
+    {
+        public override double At(long step) => Ratio is { } r ? Last(checked((int)step)) * r : Last(checked((int)step));
+
+        public override Piece PieceAt(long step) => new(0, "sweep");
     }
 }
 

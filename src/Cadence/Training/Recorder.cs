@@ -23,7 +23,10 @@ public sealed record EpochRecord(int Epoch, double TrainLoss, double ValidLoss, 
 /// fastai's <c>Recorder</c>, for every parameter group rather than the last one: per step the lr and momentum each
 /// group actually used and the raw and smoothed loss; per epoch train and validation loss, metrics and time.
 /// Always installed on a <see cref="Learner"/>; history is cleared at the start of each fit, except a fit resumed
-/// from a checkpoint, which continues the checkpoint's history.
+/// from a checkpoint, which continues the checkpoint's history. A step is recorded once both its optimizer step and its
+/// loss are known: on the CPU at <see cref="Callback.AfterStep"/>, on a GPU when the learner reads the losses (so
+/// <see cref="Steps"/> trails the training by up to <see cref="Learner.LossReadInterval"/> steps there). The range test
+/// (<c>LrFind</c>) does not touch it.
 /// </summary>
 public sealed class Recorder : Callback
 {
@@ -35,9 +38,15 @@ public sealed class Recorder : Callback
     private long _count;
     private double[] _stepLr = [];
     private double[] _stepMom = [];
+    // Steps taken and losses read, waiting for each other (the order they arrive in differs between CPU and GPU).
+    private readonly Queue<(int Epoch, long Batch, long Step, double[] Lr, double[] Momentum)> _stepped = new();
+    private readonly Queue<(int Epoch, long Batch, double Loss, double Smooth)> _read = new();
 
     /// <inheritdoc />
     public override int Order => 50;
+
+    /// <summary>The range test keeps its own curve and leaves the learner's history alone.</summary>
+    public override bool RunsDuringLrFind => false;
 
     /// <summary>Every optimizer step of the last fit.</summary>
     public IReadOnlyList<StepRecord> Steps => _steps;
@@ -57,6 +66,8 @@ public sealed class Recorder : Callback
         ArgumentNullException.ThrowIfNull(learner);
         MetricNames = learner.Metrics.Select(m => m.Name).ToArray();
         // A resumed fit keeps the history its checkpoint restored (see Restore).
+        _stepped.Clear();
+        _read.Clear();
         if (learner.StartAt is not null) return;
         _steps.Clear();
         _epochs.Clear();
@@ -76,18 +87,21 @@ public sealed class Recorder : Callback
         _epochs.Clear();
         _epochs.AddRange(snapshot.Epochs);
         (_average, _count, SmoothLoss) = (snapshot.Average, snapshot.Count, snapshot.SmoothLoss);
+        _stepped.Clear();
+        _read.Clear();
     }
 
     /// <inheritdoc />
     public override void BeforeEpoch(Learner learner) => _epochClock.Restart();
 
     /// <inheritdoc />
-    public override void AfterLoss(Learner learner)
+    public override void AfterLossRead(Learner learner, BatchLoss loss)
     {
-        ArgumentNullException.ThrowIfNull(learner);
         _count++;
-        _average = Beta * _average + (1 - Beta) * learner.Loss;
+        _average = Beta * _average + (1 - Beta) * loss.Loss;
         SmoothLoss = _average / (1 - Math.Pow(Beta, _count));
+        _read.Enqueue((loss.Epoch, loss.Batch, loss.Loss, SmoothLoss));
+        Join();
     }
 
     /// <inheritdoc />
@@ -108,7 +122,25 @@ public sealed class Recorder : Callback
     public override void AfterStep(Learner learner)
     {
         ArgumentNullException.ThrowIfNull(learner);
-        _steps.Add(new StepRecord(learner.Iteration - 1, learner.Epoch, learner.Loss, SmoothLoss, _stepLr, _stepMom));
+        _stepped.Enqueue((learner.Epoch, learner.Batch, learner.Iteration - 1, _stepLr, _stepMom));
+        Join();
+    }
+
+    // Pairs each step with its batch's loss, in batch order. A loss whose batch never stepped (cancelled before its
+    // step) is counted in the smoothed loss, as fastai does, but makes no record.
+    private void Join()
+    {
+        while (_stepped.Count > 0 && _read.Count > 0)
+        {
+            var s = _stepped.Peek();
+            var r = _read.Peek();
+            int order = r.Epoch != s.Epoch ? r.Epoch.CompareTo(s.Epoch) : r.Batch.CompareTo(s.Batch);
+            if (order < 0) { _read.Dequeue(); continue; }
+            if (order > 0) { _stepped.Dequeue(); continue; }   // a step without a loss cannot happen; never wait on one
+            _stepped.Dequeue();
+            _read.Dequeue();
+            _steps.Add(new StepRecord(s.Step, s.Epoch, r.Loss, r.Smooth, s.Lr, s.Momentum));
+        }
     }
 
     /// <inheritdoc />

@@ -1,3 +1,4 @@
+using Cadence.TestSupport;
 using Cadence.Checkpoints;
 using Cadence.Schedules;
 using Cadence.Training;
@@ -7,9 +8,11 @@ namespace Cadence.Tests.Checkpoints;
 
 public sealed class CorruptionTests : IDisposable
 {
-    private readonly string _dir = Directory.CreateTempSubdirectory("cadence-corrupt-").FullName;
+    private readonly TempDirectory _temp = new("cadence-corrupt");
 
-    public void Dispose() => Directory.Delete(_dir, recursive: true);
+    private string _dir => _temp.Path;
+
+    public void Dispose() => _temp.Dispose();
 
     private static Learner Make(params Callback[] callbacks) => Synth.Learner(seed: 3, batchSize: 64, callbacks: callbacks);
 

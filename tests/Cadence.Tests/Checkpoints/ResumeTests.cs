@@ -1,3 +1,4 @@
+using Cadence.TestSupport;
 using Cadence.Callbacks;
 using Cadence.Checkpoints;
 using Cadence.Schedules;
@@ -22,9 +23,11 @@ internal sealed class StopAt(long at) : Callback
 
 public sealed class ResumeTests : IDisposable
 {
-    private readonly string _dir = Directory.CreateTempSubdirectory("cadence-ckpt-").FullName;
+    private readonly TempDirectory _temp = new("cadence-ckpt");
 
-    public void Dispose() => Directory.Delete(_dir, recursive: true);
+    private string _dir => _temp.Path;
+
+    public void Dispose() => _temp.Dispose();
 
     private const int Epochs = 3, BatchSize = 48;   // 256 samples: 6 batches per epoch, the last one partial
 

@@ -67,4 +67,63 @@ public class DataLoaderTests
         Assert.Equal(e2[0].Select(i => (float)i), x.data<float>().ToArray());
         Assert.Equal(e2[0].Select(i => i % 3), y.data<long>().ToArray());
     }
+
+    [Fact]
+    public void Ranges_of_any_size_follow_the_epochs_order()
+    {
+        using var ds = Range(20);
+        using var loader = new DataLoader(ds, 4, shuffle: true, seed: 1);
+        loader.StartEpoch();
+        var order = loader.Indices().SelectMany(i => i).ToArray();
+        var (x, y) = loader.GetRange(3, 14);
+        Assert.Equal(order[3..14].Select(i => (float)i), x.squeeze(1).data<float>().ToArray());
+        Assert.Equal(order[3..14].Select(i => i % 3), y.data<long>().ToArray());
+        Assert.Throws<ArgumentOutOfRangeException>(() => loader.GetRange(5, 5));
+        Assert.Throws<ArgumentOutOfRangeException>(() => loader.GetRange(0, 21));
+    }
+
+    [Fact]
+    public void On_the_cpu_there_is_nothing_to_place()
+    {
+        using var ds = Range(10);
+        using var loader = new DataLoader(ds, 4);
+        loader.To(new torch.Device(DeviceType.CPU), DataPlacement.Device);
+        Assert.Equal((DeviceType.CPU, DataPlacement.Host, "the CPU"), (loader.Device.type, loader.Placement, loader.PlacementReason));
+        var (x, _) = loader.GetBatch(0);
+        Assert.Equal(DeviceType.CPU, x.device_type);
+    }
+
+    [Theory]
+    [InlineData(DataPlacement.Auto, 200L << 20, 1L << 30, false, DataPlacement.Device, "on the GPU: 200 MiB fits the budget of 1024 MiB")]
+    [InlineData(DataPlacement.Auto, 2L << 30, 1L << 30, true, DataPlacement.Host, "in pinned host memory: 2048 MiB exceeds the budget of 1024 MiB (free GPU memory unknown)")]
+    [InlineData(DataPlacement.Host, 1L << 20, 1L << 30, false, DataPlacement.Host, "in pinned host memory (1 MiB), as asked")]
+    [InlineData(DataPlacement.Device, 2L << 30, 1L << 30, false, DataPlacement.Device, "on the GPU (2048 MiB), as asked")]
+    public void A_dataset_lives_on_the_gpu_when_it_fits_the_budget(DataPlacement asked, long bytes, long budget, bool guessed, DataPlacement chosen, string why)
+    {
+        Assert.Equal((chosen, why), DataLoader.ChoosePlacement(asked, bytes, budget, guessed));
+    }
+
+    [SkippableFact]
+    public void On_a_gpu_the_shuffled_order_is_the_cpus_and_batches_are_gathered_there()
+    {
+        Skip.IfNot(torch.cuda.is_available(), "needs a GPU");
+        using var ds = Range(50);
+        using var cpu = new DataLoader(ds, 8, shuffle: true, seed: 3);
+        using var gpu = new DataLoader(ds, 8, shuffle: true, seed: 3);
+        foreach (var placement in new[] { DataPlacement.Device, DataPlacement.Host })
+        {
+            gpu.To(torch.CUDA, placement);
+            Assert.Equal(placement, gpu.Placement);
+            cpu.StartEpoch();
+            gpu.StartEpoch();
+            for (long b = 0; b < cpu.BatchCount; b++)
+            {
+                var (xc, yc) = cpu.GetBatch(b);
+                var (xg, yg) = gpu.GetBatch(b);
+                Assert.Equal(DeviceType.CUDA, xg.device_type);
+                Assert.Equal(xc.data<float>().ToArray(), xg.cpu().data<float>().ToArray());
+                Assert.Equal(yc.data<long>().ToArray(), yg.cpu().data<long>().ToArray());
+            }
+        }
+    }
 }

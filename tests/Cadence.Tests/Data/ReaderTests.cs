@@ -1,3 +1,4 @@
+using Cadence.TestSupport;
 using System.IO.Compression;
 using Cadence.Data;
 using Xunit;
@@ -6,9 +7,11 @@ namespace Cadence.Tests.Data;
 
 public sealed class ReaderTests : IDisposable
 {
-    private readonly string _dir = Directory.CreateTempSubdirectory("cadence-data-").FullName;
+    private readonly TempDirectory _temp = new("cadence-data");
 
-    public void Dispose() => Directory.Delete(_dir, recursive: true);
+    private string _dir => _temp.Path;
+
+    public void Dispose() => _temp.Dispose();
 
     private static byte[] Idx(int[] dims, int dataBytes, byte type = 0x08)
     {

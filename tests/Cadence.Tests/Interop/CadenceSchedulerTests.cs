@@ -1,3 +1,4 @@
+using Cadence.TestSupport;
 using Cadence.Interop;
 using Cadence.Schedules;
 using Cadence.Training;
@@ -284,8 +285,8 @@ public class CadenceSchedulerTests
     public void State_round_trips_through_a_file_and_resumes_exactly()
     {
         var schedule = Torch.OneCycle([0.01, 0.05], totalSteps: 40, threePhase: true);
-        string dir = Directory.CreateTempSubdirectory("cadence-sched-").FullName;
-        try
+        using var temp = new TempDirectory("cadence-sched");
+        string dir = temp.Path;
         {
             string path = Path.Combine(dir, "scheduler.json");
             using var toy = new Toy(layers: 2);
@@ -308,14 +309,13 @@ public class CadenceSchedulerTests
                 if (t < 40) { a.step(); b.step(); }
             }
         }
-        finally { Directory.Delete(dir, recursive: true); }
     }
 
     [Fact]
     public void Loading_a_state_of_another_schedule_or_another_file_is_refused()
     {
-        string dir = Directory.CreateTempSubdirectory("cadence-sched-").FullName;
-        try
+        using var temp = new TempDirectory("cadence-sched");
+        string dir = temp.Path;
         {
             string path = Path.Combine(dir, "s.json");
             using var toy = new Toy(layers: 1);
@@ -338,7 +338,6 @@ public class CadenceSchedulerTests
             File.WriteAllText(path, "not json");
             Assert.Contains("is not valid JSON", Assert.Throws<InvalidDataException>(() => saved.Load(path)).Message);
         }
-        finally { Directory.Delete(dir, recursive: true); }
     }
 
     /// <summary>Stop a run, make a new scheduler from the saved file, continue: the weights end bit-identical.</summary>

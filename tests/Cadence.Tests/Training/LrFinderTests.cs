@@ -283,7 +283,7 @@ public class LrFinderTests
         Assert.Contains("numIt: must be ≥ 1, got 0", e.Message, StringComparison.Ordinal);
         Assert.Contains("groupLrs: give one lr per layer group (3), got 2", e.Message, StringComparison.Ordinal);
         e = Assert.Throws<ArgumentException>(() => learn.LrFind(startLr: 1, endLr: 0.5));
-        Assert.Contains("endLr: must be a finite number above startLr (1), got 0.5", e.Message, StringComparison.Ordinal);
+        Assert.Contains("endLr: must be a finite number above the start lr (1), got 0.5", e.Message, StringComparison.Ordinal);
     }
 
     [Fact]

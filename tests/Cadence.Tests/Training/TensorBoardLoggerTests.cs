@@ -1,3 +1,4 @@
+using Cadence.TestSupport;
 using System.Buffers.Binary;
 using System.Text;
 using Cadence.Callbacks;
@@ -9,9 +10,11 @@ namespace Cadence.Tests.Training;
 
 public sealed class TensorBoardLoggerTests : IDisposable
 {
-    private readonly string _dir = Directory.CreateTempSubdirectory("cadence-tb-").FullName;
+    private readonly TempDirectory _temp = new("cadence-tb");
 
-    public void Dispose() => Directory.Delete(_dir, recursive: true);
+    private string _dir => _temp.Path;
+
+    public void Dispose() => _temp.Dispose();
 
     [Fact]
     public void Event_file_holds_every_scalar_the_recorder_saw()

@@ -1,0 +1,153 @@
+using System.Runtime.InteropServices;
+using SkiaSharp;
+using TorchSharp;
+using static TorchSharp.torch;
+
+namespace Cadence.Data;
+
+/// <summary>How an image is brought to the target size (fastai's <c>ResizeMethod</c>).</summary>
+public enum ResizeMethod
+{
+    /// <summary>
+    /// The largest centred crop with the target's aspect ratio, then resized (fastai <c>ResizeMethod.Crop</c>, its
+    /// default; fastai picks the crop at random on the training set, Cadence decodes once and always centres it).
+    /// </summary>
+    Crop,
+
+    /// <summary>The whole image resized to the target, aspect ratio not kept (fastai <c>ResizeMethod.Squish</c>).</summary>
+    Squish,
+}
+
+/// <summary>What an image file's header says: its size and whether its pixels are encoded as grey.</summary>
+/// <param name="Width">Width in pixels.</param>
+/// <param name="Height">Height in pixels.</param>
+/// <param name="Grey">Encoded as greyscale (PNG grey, single-component JPEG); an RGB file with grey pixels is colour.</param>
+public readonly record struct ImageHeader(int Width, int Height, bool Grey);
+
+/// <summary>
+/// Decodes PNG, JPEG and BMP files with SkiaSharp into channel-first bytes, and resizes them as fastai's
+/// <c>Resize</c> does: bilinear with antialiasing when shrinking (PIL's <c>BILINEAR</c>), computed with
+/// <c>torch.nn.functional.interpolate(antialias=True)</c> and rounded to the nearest byte. Colour images lose
+/// their alpha channel unblended (PIL's <c>convert('RGB')</c>); EXIF orientation is not applied (PIL does not either).
+/// Thread-safe: the loader decodes in parallel.
+/// </summary>
+public static class ImageDecoder
+{
+    /// <summary>File extensions read from image folders (any case).</summary>
+    public static IReadOnlyList<string> Extensions { get; } = [".png", ".jpg", ".jpeg", ".bmp"];
+
+    /// <summary>Whether <paramref name="path"/> has one of the <see cref="Extensions"/>.</summary>
+    public static bool IsImage(string path) =>
+        Extensions.Contains(Path.GetExtension(path), StringComparer.OrdinalIgnoreCase);
+
+    /// <summary>Reads the header of <paramref name="path"/> without decoding its pixels.</summary>
+    /// <exception cref="DataFormatException">Missing, unreadable, or not a PNG/JPEG/BMP image.</exception>
+    public static ImageHeader Probe(string path)
+    {
+        using var codec = Open(path);
+        var info = codec.Info;
+        return new ImageHeader(info.Width, info.Height, info.ColorType == SKColorType.Gray8);
+    }
+
+    /// <summary>
+    /// Decodes <paramref name="path"/> into <paramref name="channels"/> (1 or 3) channel-first bytes at its own size:
+    /// grey files keep one channel or are replicated into three; colour files need three.
+    /// </summary>
+    /// <exception cref="DataFormatException">Unreadable, truncated or corrupt; or a colour image asked for one channel.</exception>
+    public static (byte[] Pixels, int Height, int Width) Decode(string path, int channels)
+    {
+        if (channels is not (1 or 3)) throw new ArgumentOutOfRangeException(nameof(channels), channels, "must be 1 or 3");
+        using var codec = Open(path);
+        var info = codec.Info;
+        bool grey = info.ColorType == SKColorType.Gray8;
+        if (!grey && channels == 1)
+            throw new DataFormatException(path, "expected a greyscale image (one channel was asked for), found a colour image");
+        int w = info.Width, h = info.Height, plane = w * h;
+        var decodeInfo = new SKImageInfo(w, h, grey ? SKColorType.Gray8 : SKColorType.Rgba8888, grey ? SKAlphaType.Opaque : SKAlphaType.Unpremul);
+        var raw = new byte[decodeInfo.BytesSize];
+        var handle = GCHandle.Alloc(raw, GCHandleType.Pinned);
+        SKCodecResult result;
+        try { result = codec.GetPixels(decodeInfo, handle.AddrOfPinnedObject(), decodeInfo.RowBytes, new SKCodecOptions()); }
+        finally { handle.Free(); }
+        if (result != SKCodecResult.Success)
+            throw new DataFormatException(path, result == SKCodecResult.IncompleteInput
+                ? $"truncated: the {Kind(codec)} data ends before the last row of its {w}×{h} pixels"
+                : $"cannot decode the {Kind(codec)} data ({result})");
+
+        var chw = new byte[channels * plane];
+        if (grey)
+        {
+            for (int c = 0; c < channels; c++) Buffer.BlockCopy(raw, 0, chw, c * plane, plane);
+            return (chw, h, w);
+        }
+        for (int i = 0; i < plane; i++)
+        {
+            chw[i] = raw[4 * i];
+            chw[plane + i] = raw[4 * i + 1];
+            chw[2 * plane + i] = raw[4 * i + 2];
+        }
+        return (chw, h, w);
+    }
+
+    /// <summary>
+    /// Resizes channel-first bytes to <paramref name="height"/>×<paramref name="width"/> with fastai's
+    /// <see cref="ResizeMethod"/>: <c>Crop</c> takes the centred crop of size <c>(int(m·width), int(m·height))</c> with
+    /// <c>m = min(w/width, h/height)</c> at <c>(int((w − cw)/2), int((h − ch)/2))</c>; <c>Squish</c> takes the whole image.
+    /// Returns the input when it already has the size (and <c>Crop</c> would take all of it).
+    /// </summary>
+    public static byte[] Resize(byte[] pixels, int channels, int h, int w, int height, int width, ResizeMethod method)
+    {
+        ArgumentNullException.ThrowIfNull(pixels);
+        if (pixels.Length != channels * h * w)
+            throw new ArgumentException($"expected {channels}×{h}×{w} = {channels * h * w} bytes, got {pixels.Length}", nameof(pixels));
+        if (height < 1 || width < 1) throw new ArgumentOutOfRangeException(nameof(height), $"the target size must be positive, got {height}×{width}");
+        int top = 0, left = 0, ch = h, cw = w;
+        if (method == ResizeMethod.Crop)
+        {
+            // fastai: m = w/size_w if w/size_w < h/size_h else h/size_h; the crop keeps the target's aspect ratio.
+            double rw = (double)w / width, rh = (double)h / height;
+            double m = rw < rh ? rw : rh;
+            (cw, ch) = ((int)(m * width), (int)(m * height));
+            (left, top) = ((int)(0.5 * (w - cw)), (int)(0.5 * (h - ch)));
+        }
+        if (ch == height && cw == width && ch == h && cw == w) return pixels;
+        using var scope = NewDisposeScope();
+        var x = tensor(pixels, [1, channels, h, w]).to_type(ScalarType.Float32);
+        if (ch != h || cw != w) x = x[.., .., top..(top + ch), left..(left + cw)];
+        if (ch != height || cw != width)
+            x = nn.functional.interpolate(x, size: [height, width], mode: InterpolationMode.Bilinear, align_corners: false, antialias: true);
+        var bytes = x.round_().clamp_(0, 255).to_type(ScalarType.Byte).contiguous();
+        return bytes.data<byte>().ToArray();
+    }
+
+    private static SKCodec Open(string path)
+    {
+        if (!File.Exists(path)) throw new DataFormatException(path, "file not found");
+        SKCodec? codec;
+        SKCodecResult result;
+        try
+        {
+            codec = SKCodec.Create(path, out result);
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            throw new DataFormatException(path, $"cannot read: {e.Message}", e);
+        }
+        if (codec is null)
+        {
+            long length = new FileInfo(path).Length;
+            throw new DataFormatException(path, length == 0
+                ? "expected a PNG, JPEG or BMP image, found an empty file"
+                : $"expected a PNG, JPEG or BMP image, found data SkiaSharp cannot read ({result})");
+        }
+        return codec;
+    }
+
+    private static string Kind(SKCodec codec) => codec.EncodedFormat switch
+    {
+        SKEncodedImageFormat.Png => "PNG",
+        SKEncodedImageFormat.Jpeg => "JPEG",
+        SKEncodedImageFormat.Bmp => "BMP",
+        var f => f.ToString().ToUpperInvariant(),
+    };
+}

@@ -1,0 +1,317 @@
+using System.Globalization;
+using Cadence.Schedules;
+using TorchSharp;
+using static TorchSharp.torch;
+
+namespace Cadence.Data;
+
+/// <summary>How an image folder is read (fastai's <c>ImageDataLoaders.from_folder</c> with <c>item_tfms=Resize(size)</c>).</summary>
+public sealed record ImageFolderOptions
+{
+    /// <summary>Largest side accepted for <see cref="Size"/>.</summary>
+    public const int MaxSize = 4096;
+
+    /// <summary>Side of the square every image is resized to; null keeps the images' own size, which must then be the same for all.</summary>
+    public int? Size { get; init; }
+
+    /// <summary>How images are brought to <see cref="Size"/> (fastai's default: <see cref="ResizeMethod.Crop"/>).</summary>
+    public ResizeMethod Method { get; init; } = ResizeMethod.Crop;
+
+    /// <summary>1 or 3; null: 1 when every image is grey, else 3 (grey images replicated into three channels).</summary>
+    public int? Channels { get; init; }
+
+    /// <summary>Fraction of the training images held out for validation when the folder has no <c>valid/</c> or <c>test/</c> (fastai's <c>valid_pct</c>).</summary>
+    public double ValidPct { get; init; } = 0.2;
+
+    /// <summary>Seed of the <see cref="ValidPct"/> split.</summary>
+    public long Seed { get; init; }
+
+    /// <summary>Leave out images that cannot be read (listed in <see cref="ImageData.Skipped"/>) instead of failing.</summary>
+    public bool SkipBad { get; init; }
+
+    /// <summary>Whether decoded images are cached on disk (see <see cref="ImageCache"/>).</summary>
+    public bool Cache { get; init; } = true;
+
+    /// <summary>Folder of the decode cache; null: <see cref="ImageCache.DefaultDirectory"/>.</summary>
+    public string? CacheDirectory { get; init; }
+
+    /// <summary>Images decoded at once; 0: one per processor.</summary>
+    public int Parallelism { get; init; }
+
+    /// <summary>Every invalid option, named as on the command line.</summary>
+    public IEnumerable<ValidationError> Validate()
+    {
+        if (Size is { } s && !(s >= 1 && s <= MaxSize)) yield return new("size", $"must be an integer in [1, {MaxSize}], got {s}");
+        if (Channels is { } c && c is not (1 or 3)) yield return new("channels", $"must be 1 or 3, got {c}");
+        if (!(ValidPct > 0 && ValidPct < 1)) yield return new("valid-pct", $"must be in (0, 1), got {ValidPct.ToString("R", CultureInfo.InvariantCulture)}");
+        if (!Enum.IsDefined(Method)) yield return new("resize", $"must be crop or squish, got {Method}");
+        if (Parallelism < 0) yield return new("parallelism", $"must be ≥ 0, got {Parallelism}");
+    }
+
+    internal void ThrowIfInvalid()
+    {
+        var errors = Validate().ToArray();
+        if (errors.Length > 0) throw new ScheduleValidationException(errors);
+    }
+}
+
+/// <summary>Progress of loading images, reported through <see cref="IProgress{T}"/>.</summary>
+/// <param name="Stage">What is being done: <c>scan</c>, <c>header</c>, <c>decode</c> or <c>cache</c>.</param>
+/// <param name="Done">Items done in this stage.</param>
+/// <param name="Total">Items in this stage.</param>
+/// <param name="Message">A line worth showing (cache used, rebuilt, not written), or null.</param>
+public readonly record struct ImageLoadProgress(string Stage, long Done, long Total, string? Message = null);
+
+/// <summary>
+/// Reads a folder laid out as fastai and torchvision expect: <c>DIR/train/&lt;class&gt;/*.{png,jpg,jpeg,bmp}</c> and
+/// <c>DIR/valid/&lt;class&gt;/…</c> (or <c>DIR/test/</c>), or only <c>train/</c> with a seeded
+/// <see cref="ImageFolderOptions.ValidPct"/> split. Class names are the class folders' names (any characters the file
+/// system allows), sorted ordinally; images inside a class folder are found recursively and read in ordinal order of
+/// their paths. Files with other extensions and hidden entries (names starting with '.') are ignored.
+/// Images are decoded in parallel once and cached (<see cref="ImageCache"/>).
+/// </summary>
+public static class ImageFolder
+{
+    /// <summary>Names of the validation folder, in order of preference.</summary>
+    public static IReadOnlyList<string> ValidFolderNames { get; } = ["valid", "test"];
+
+    /// <summary>Loads <paramref name="directory"/>.</summary>
+    /// <param name="directory">The data folder (holding <c>train/</c>).</param>
+    /// <param name="options">Size, channels, split, bad-image policy, cache.</param>
+    /// <param name="progress">Receives progress; called from worker threads, one call at a time.</param>
+    /// <param name="cancellationToken">Stops decoding.</param>
+    /// <exception cref="ScheduleValidationException">An option is out of range (every bad option named).</exception>
+    /// <exception cref="DataFormatException">The layout is wrong, an image cannot be read (without <c>SkipBad</c>), or sizes differ without a size.</exception>
+    public static ImageData Load(string directory, ImageFolderOptions? options = null, IProgress<ImageLoadProgress>? progress = null,
+        CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(directory);
+        options ??= new ImageFolderOptions();
+        options.ThrowIfInvalid();
+        var layout = Scan(directory, options);
+        progress?.Report(new ImageLoadProgress("scan", layout.Files.Count, layout.Files.Count));
+
+        string? cacheFile = null;
+        if (options.Cache)
+        {
+            var cache = new ImageCache(options.CacheDirectory ?? ImageCache.DefaultDirectory);
+            cacheFile = cache.PathFor(layout.Root, ImageCache.Key(layout.Root, layout.Files.Select(f => f.Relative), options));
+            var (cached, why) = cache.TryRead(cacheFile, layout, options);
+            if (cached is not null)
+            {
+                progress?.Report(new ImageLoadProgress("cache", 1, 1, $"decoded images read from the cache {cacheFile}"));
+                return cached;
+            }
+            if (why is not null) progress?.Report(new ImageLoadProgress("cache", 0, 1, why));
+        }
+
+        var data = Decode(layout, options, progress, cancellationToken);
+        if (cacheFile is null) return data;
+        try
+        {
+            new ImageCache(options.CacheDirectory ?? ImageCache.DefaultDirectory).Write(cacheFile, layout.Root, data);
+            progress?.Report(new ImageLoadProgress("cache", 1, 1, $"decoded images cached in {cacheFile}"));
+            data.CacheFile = cacheFile;
+            return data;
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            // The cache is an optimisation: the data is complete without it.
+            progress?.Report(new ImageLoadProgress("cache", 0, 1, $"decoded images not cached ({e.Message})"));
+            return data;
+        }
+    }
+
+    /// <summary>One image file: its path relative to the data folder, its class and whether it is a validation image.</summary>
+    internal sealed record Item(string Relative, string Full, int Label, bool Valid);
+
+    internal sealed record Layout(string Root, IReadOnlyList<string> Classes, IReadOnlyList<Item> Files, string? ValidFolder);
+
+    /// <summary>Finds the classes and files; draws the validation split when there is no validation folder.</summary>
+    internal static Layout Scan(string directory, ImageFolderOptions options)
+    {
+        if (!Directory.Exists(directory)) throw new DataFormatException(directory, "directory not found");
+        string root = Path.GetFullPath(directory);
+        string trainDir = Path.Combine(root, "train");
+        if (!Directory.Exists(trainDir))
+            throw new DataFormatException(root, $"expected a train/ folder with one folder per class (DIR/train/<class>/*.png), found {Describe(root)}");
+        string? validName = ValidFolderNames.FirstOrDefault(n => Directory.Exists(Path.Combine(root, n)));
+        var classes = ClassFolders(trainDir);
+        if (classes.Length == 0) throw new DataFormatException(trainDir, "expected one folder per class, found none");
+        var index = classes.Select((c, i) => (c, i)).ToDictionary(p => p.c, p => p.i, StringComparer.Ordinal);
+        var train = Files(root, trainDir, classes, index, valid: false);
+
+        List<Item> files;
+        if (validName is not null)
+        {
+            string validDir = Path.Combine(root, validName);
+            var validClasses = ClassFolders(validDir);
+            var unknown = validClasses.Where(c => !index.ContainsKey(c)).ToArray();
+            if (unknown.Length > 0)
+                throw new DataFormatException(Path.Combine(validDir, unknown[0]),
+                    $"class '{unknown[0]}' is not among the training classes ({string.Join(", ", classes)}): every validation class needs a train/ folder");
+            files = [.. train, .. Files(root, validDir, validClasses, index, valid: true)];
+        }
+        else
+        {
+            // fastai's RandomSplitter: shuffle with the seed, the first int(valid_pct·n) are validation images.
+            int n = train.Count;
+            int cut = (int)(options.ValidPct * n);
+            if (cut < 1 || cut >= n)
+                throw new DataFormatException(root, $"no valid/ or test/ folder, and {n} training images are too few for a {options.ValidPct.ToString("R", CultureInfo.InvariantCulture)} validation split (it would hold {cut})");
+            var order = Enumerable.Range(0, n).ToArray();
+            new Random(unchecked((int)options.Seed)).Shuffle(order);
+            var isValid = new bool[n];
+            foreach (var i in order[..cut]) isValid[i] = true;
+            files = [.. train.Select((f, i) => f with { Valid = isValid[i] })];
+        }
+        return new Layout(root, classes, files, validName);
+    }
+
+    private static string[] ClassFolders(string dir) =>
+        [.. Directory.EnumerateDirectories(dir).Select(Path.GetFileName).Where(n => n is not null && !n.StartsWith('.')).Select(n => n!).Order(StringComparer.Ordinal)];
+
+    private static List<Item> Files(string root, string dir, string[] classes, Dictionary<string, int> index, bool valid)
+    {
+        var items = new List<Item>();
+        foreach (var cls in classes)
+        {
+            string classDir = Path.Combine(dir, cls);
+            var found = Directory.EnumerateFiles(classDir, "*", new EnumerationOptions { RecurseSubdirectories = true, AttributesToSkip = FileAttributes.Hidden })
+                .Where(f => ImageDecoder.IsImage(f) && !Path.GetRelativePath(classDir, f).Split(Path.DirectorySeparatorChar).Any(p => p.StartsWith('.')))
+                .Select(f => Path.GetRelativePath(root, f))
+                .Order(StringComparer.Ordinal)
+                .ToArray();
+            if (found.Length == 0)
+                throw new DataFormatException(classDir, $"class folder without images: expected files ending in {string.Join(", ", ImageDecoder.Extensions)}");
+            items.AddRange(found.Select(r => new Item(r, Path.Combine(root, r), index[cls], valid)));
+        }
+        return items;
+    }
+
+    private static string Describe(string root)
+    {
+        var entries = Directory.EnumerateFileSystemEntries(root).Select(Path.GetFileName).Take(6).ToArray();
+        return entries.Length == 0 ? "an empty folder" : string.Join(", ", entries) + (entries.Length == 6 ? ", …" : "");
+    }
+
+    private static ImageData Decode(Layout layout, ImageFolderOptions options, IProgress<ImageLoadProgress>? progress, CancellationToken ct)
+    {
+        var files = layout.Files;
+        int n = files.Count;
+        var parallel = new ParallelOptions
+        {
+            CancellationToken = ct,
+            MaxDegreeOfParallelism = options.Parallelism > 0 ? options.Parallelism : Environment.ProcessorCount,
+        };
+        var reporter = new Reporter(progress, n);
+
+        // Pass 1: headers only (size, grey), to settle the channels and the size before decoding anything.
+        var headers = new ImageHeader[n];
+        var bad = new string?[n];
+        reporter.Start("header");
+        Parallel.For(0, n, parallel, i =>
+        {
+            try { headers[i] = ImageDecoder.Probe(files[i].Full); }
+            catch (DataFormatException e) { bad[i] = e.Message; }
+            reporter.Tick();
+        });
+        ThrowFirstBad(files, bad, options);
+
+        var good = Enumerable.Range(0, n).Where(i => bad[i] is null).ToArray();
+        if (good.Length == 0) throw new DataFormatException(layout.Root, "no readable image");
+        int channels = options.Channels ?? (good.All(i => headers[i].Grey) ? 1 : 3);
+        if (channels == 1 && good.FirstOrDefault(i => !headers[i].Grey, -1) is var colour and >= 0)
+            throw new DataFormatException(files[colour].Full, "is a colour image but one channel was asked for (use 3 channels)");
+        var (height, width) = TargetSize(layout, headers, good, options);
+
+        // Pass 2: decode (and resize) straight into one buffer per image.
+        long plane = (long)channels * height * width;
+        var pixels = new byte[good.Length][];
+        reporter.Start("decode", good.Length);
+        Parallel.For(0, good.Length, parallel, k =>
+        {
+            int i = good[k];
+            try
+            {
+                var (p, h, w) = ImageDecoder.Decode(files[i].Full, channels);
+                pixels[k] = options.Size is null ? p : ImageDecoder.Resize(p, channels, h, w, height, width, options.Method);
+            }
+            catch (DataFormatException e) { bad[i] = e.Message; }
+            reporter.Tick();
+        });
+        ThrowFirstBad(files, bad, options);
+
+        var kept = good.Select((i, k) => (i, k)).Where(p => bad[p.i] is null).ToArray();
+        var skipped = Enumerable.Range(0, n).Where(i => bad[i] is not null)
+            .Select(i => new SkippedImage(files[i].Relative, Reason(bad[i]!, files[i].Full))).ToArray();
+        var train = kept.Where(p => !files[p.i].Valid).ToArray();
+        var valid = kept.Where(p => files[p.i].Valid).ToArray();
+        if (train.Length == 0) throw new DataFormatException(Path.Combine(layout.Root, "train"), "no readable training image");
+        if (valid.Length == 0) throw new DataFormatException(layout.Root, "no readable validation image");
+        using var scope = NewDisposeScope();
+        (Tensor Images, Tensor Labels) Stack((int i, int k)[] set)
+        {
+            var buffer = new byte[set.Length * plane];
+            for (int j = 0; j < set.Length; j++) Buffer.BlockCopy(pixels[set[j].k], 0, buffer, (int)(j * plane), (int)plane);
+            return (tensor(buffer, [set.Length, channels, height, width]), tensor(set.Select(p => (long)files[p.i].Label).ToArray()));
+        }
+        var (xt, yt) = Stack(train);
+        var (xv, yv) = Stack(valid);
+        return new ImageData(xt, yt, xv, yv, layout.Classes,
+            [.. train.Select(p => files[p.i].Relative)], [.. valid.Select(p => files[p.i].Relative)], skipped);
+    }
+
+    private static (int Height, int Width) TargetSize(Layout layout, ImageHeader[] headers, int[] good, ImageFolderOptions options)
+    {
+        if (options.Size is { } s) return (s, s);
+        var first = headers[good[0]];
+        int other = good.FirstOrDefault(i => headers[i].Width != first.Width || headers[i].Height != first.Height, -1);
+        if (other < 0) return (first.Height, first.Width);
+        var f = layout.Files;
+        throw new DataFormatException(layout.Root,
+            $"the images have different sizes ({f[good[0]].Relative} is {first.Width}×{first.Height}, {f[other].Relative} is {headers[other].Width}×{headers[other].Height}): give a size (--size N) to resize them all to N×N");
+    }
+
+    private static void ThrowFirstBad(IReadOnlyList<Item> files, string?[] bad, ImageFolderOptions options)
+    {
+        if (options.SkipBad) return;
+        int i = Array.FindIndex(bad, b => b is not null);
+        if (i < 0) return;
+        int count = bad.Count(b => b is not null);
+        throw new DataFormatException(files[i].Full,
+            Reason(bad[i]!, files[i].Full) + (count > 1 ? $" ({count - 1} more unreadable images; --skip-bad leaves them out and lists them)" : " (--skip-bad leaves unreadable images out and lists them)"));
+    }
+
+    /// <summary>A <see cref="DataFormatException"/>'s message without the file name it starts with.</summary>
+    private static string Reason(string message, string file) =>
+        message.StartsWith(file + ": ", StringComparison.Ordinal) ? message[(file.Length + 2)..] : message;
+
+    /// <summary>Counts finished items across threads and reports about every 1% (and the last), one report at a time.</summary>
+    private sealed class Reporter(IProgress<ImageLoadProgress>? progress, long total)
+    {
+        private readonly Lock _lock = new();
+        private long _done, _total = total, _every = 1, _next;
+        private string _stage = "";
+
+        public void Start(string stage, long? total = null)
+        {
+            (_stage, _done) = (stage, 0);
+            if (total is { } t) _total = t;
+            _every = Math.Max(1, _total / 100);
+            _next = _every;
+        }
+
+        public void Tick()
+        {
+            long done = Interlocked.Increment(ref _done);
+            if (progress is null || (done < Volatile.Read(ref _next) && done != _total)) return;
+            lock (_lock)
+            {
+                if (done < _next && done != _total) return;
+                _next = done + _every;
+                progress.Report(new ImageLoadProgress(_stage, done, _total));
+            }
+        }
+    }
+}
