@@ -30,4 +30,38 @@ public static class GeneratedData
         return csv;
     }
 
+    /// <summary>
+    /// Two classes of 16×16 grey images as the four uncompressed Fashion-MNIST IDX files in <paramref name="directory"/>
+    /// (for <c>--data idx DIR</c>): class 0 is bright on its left half, class 1 on its right, with noise; 64 training
+    /// and 32 test images. Returns the folder.
+    /// </summary>
+    public static string TwoClassImages(string directory)
+    {
+        var rng = new Random(7);
+        void Write(string prefix, int count)
+        {
+            var pixels = new byte[count * 16 * 16];
+            var labels = new byte[count];
+            for (int n = 0; n < count; n++)
+            {
+                labels[n] = (byte)(n % 2);
+                for (int i = 0; i < 256; i++)
+                    pixels[n * 256 + i] = (byte)((i % 16 < 8 == (labels[n] == 0) ? 140 : 0) + rng.Next(100));
+            }
+            File.WriteAllBytes(Path.Combine(directory, $"{prefix}-images-idx3-ubyte"), Idx([count, 16, 16], pixels));
+            File.WriteAllBytes(Path.Combine(directory, $"{prefix}-labels-idx1-ubyte"), Idx([count], labels));
+        }
+        Write("train", 64);
+        Write("t10k", 32);
+        return directory;
+    }
+
+    /// <summary>An IDX file of unsigned bytes: magic 0x08 and the dimension count, the dimensions big-endian, the data.</summary>
+    private static byte[] Idx(int[] dims, byte[] data)
+    {
+        var bytes = new List<byte> { 0, 0, 0x08, (byte)dims.Length };
+        foreach (int d in dims) bytes.AddRange([(byte)(d >> 24), (byte)(d >> 16), (byte)(d >> 8), (byte)d]);
+        bytes.AddRange(data);
+        return [.. bytes];
+    }
 }

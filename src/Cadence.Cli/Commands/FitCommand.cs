@@ -8,7 +8,7 @@ using Spectre.Console;
 
 namespace Cadence.Cli.Commands;
 
-internal sealed class FitSettings : TrainingSettings, IPolicySettings
+internal sealed partial class FitSettings : TrainingSettings, IPolicySettings
 {
     [CommandOption("--epochs <N>"), Whole(1, 100_000, "Epochs to train (default: the schedule's own length; with the fit options and no --cycle-len, epochs at a constant lr)")]
     public long? Epochs { get; set; }
@@ -49,8 +49,10 @@ internal sealed class FitSettings : TrainingSettings, IPolicySettings
     public void Read(IRemainingArguments remaining, string command)
     {
         if (Resume is not null) return;   // the options are the checkpoint's (FitResume compares them)
-        var spec = PolicyChoice.Find(Schedule, "--schedule");
+        var recipeSchedule = RecipeSchedule();   // --recipe without --schedule: the recipe's one-cycle, options given laid over it
+        var spec = PolicyChoice.Find(recipeSchedule is null ? Schedule : "one-cycle", "--schedule");
         var options = PolicyChoice.FromRemaining(remaining, spec, command, training: true);
+        if (recipeSchedule is not null) options = new(recipeSchedule.Concat(options).GroupBy(kv => kv.Key).Select(g => g.Last()));
         Policy = new PolicyChoice(spec.Name, spec.Name, spec.Name, options);
     }
 
@@ -58,6 +60,7 @@ internal sealed class FitSettings : TrainingSettings, IPolicySettings
     {
         base.Check(check);
         if (Resume is not null) return;
+        CheckTechniques(check);
         Policy.CheckText(check);
         ChartsNeedAFolder(check, "fit draws lr, loss and metrics charts");
         foreach (var (given, name) in new[] { (CheckpointEvery is not null, "--checkpoint-every"), (CycleSaveName is not null, "--cycle-save-name"), (BestSaveName is not null, "--best-save-name") })
@@ -86,6 +89,7 @@ internal sealed class FitCommand(Io io) : CadenceCommand<FitSettings>(io)
                 $"cadence fit: resuming {s.ResumeCheckpoint} at iteration {p.Iteration} (epoch {p.Epoch + 1}, {(p.EpochEnded ? "ended" : $"{p.BatchesDone} batches done")})"));
         }
         configuration ??= FitResume.Configuration(context.Arguments, s.ThreadCount);
+        s.BatchSizeGiven = context.Arguments.Contains("--bs");
         return Train(s, configuration, ct);
     }
 
@@ -100,10 +104,13 @@ internal sealed class FitCommand(Io io) : CadenceCommand<FitSettings>(io)
             callbacks.Add(new CsvLogger(Path.Combine(s.Out, "metrics.csv")));
         }
         if (s.TensorBoard is not null) callbacks.Add(new TensorBoardLogger(s.TensorBoard));
-        using var run = TrainingRun.Create(s, loaded, s.SeedValue, callbacks, ownsData: true);
+        var recipe = s.RecipeFor(loaded.Train);
+        if (recipe is not null)
+            foreach (var line in s.Header(recipe)) table.WriteLine(line);
+        using var run = TrainingRun.Create(s, loaded, s.SeedValue, callbacks, ownsData: true, recipe);
         var learn = run.Learner;
         var policy = run.ResolveAuto(s.Policy, Io.Err, "fit", ct);
-        var (schedule, epochs) = run.Plan(policy, (int?)s.Epochs, policy.Policy == "fit" ? "--lr" : "--schedule");
+        var (schedule, epochs) = run.Plan(policy, s.EpochsToTrain, policy.Policy == "fit" ? "--lr" : "--schedule");
         CheckpointCallback? checkpoints = null;
         if (s.Out is not null)
         {
@@ -157,7 +164,7 @@ internal sealed class FitCommand(Io io) : CadenceCommand<FitSettings>(io)
         WriteCharts(s, policy, learn, schedule, run.ModelName, s.Json ? null : Io.Out);
         if (s.Json)
         {
-            double images = Math.Min((double)result.Iterations * s.BatchSize, (double)result.Epochs * loaded.Train.Count);
+            double images = Math.Min((double)result.Iterations * run.Data.Train.BatchSize, (double)result.Epochs * loaded.Train.Count);
             Io.Out.WriteLine(Json.Serialize(new FitJson(result.Epochs, result.Iterations, result.TrainLoss, result.ValidLoss,
                 result.Metrics.TryGetValue("accuracy", out var acc) ? acc : double.NaN, Math.Round(seconds, 3), Math.Round(images / seconds, 1))));
         }

@@ -30,11 +30,18 @@ internal sealed class TrainingRun : IDisposable
 
     /// <summary>
     /// Seeds torch, builds loaders, the model and the learner. With <paramref name="ownsData"/> the datasets are disposed
-    /// with the run; otherwise they outlive it (an experiment loads its data once for every run).
+    /// with the run; otherwise they outlive it (an experiment loads its data once for every run). With a
+    /// <paramref name="recipe"/> (<c>fit --recipe</c>, the technique options) the recipe builds model, loaders and learner.
     /// </summary>
-    public static TrainingRun Create(TrainingSettings t, LoadedData data, long seed, IEnumerable<Callback>? callbacks, bool ownsData)
+    public static TrainingRun Create(TrainingSettings t, LoadedData data, long seed, IEnumerable<Callback>? callbacks, bool ownsData,
+        TrainingRecipe? recipe = null)
     {
         TorchRuntime.Configure(seed: seed, threads: t.ThreadCount);
+        if (recipe is not null)
+        {
+            var learner = recipe.CreateLearner(data.Train, data.Valid, seed, callbacks, data.ClassNames).Learner;
+            return new TrainingRun(learner, learner.Data, recipe.Model, ownsData);
+        }
         var loaders = DataLoaders.From(data.Train, data.Valid, (int)t.BatchSize, seed, classNames: data.ClassNames);
         try
         {

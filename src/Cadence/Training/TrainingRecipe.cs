@@ -157,23 +157,27 @@ public sealed record TrainingRecipe
 
     /// <summary>
     /// Builds the learner for <paramref name="train"/> and <paramref name="valid"/> (image datasets, [N, C, H, W] or
-    /// [N, H, W]): the model (with training augmentation first and test-time augmentation around it, as set), the
-    /// loss, the optimizer with its lr multipliers, the weight averaging callback; the loaders (owned by the learner's
-    /// <see cref="Learner.Data"/>) shuffle with <paramref name="seed"/>. Seed TorchSharp's generator before calling.
+    /// [N, H, W]; any data for a zoo model without augmentation): the model (with training augmentation first and
+    /// test-time augmentation around it, as set), the loss, the optimizer with its lr multipliers, the weight averaging callback; the loaders (owned by the learner's
+    /// <see cref="Learner.Data"/>) shuffle with <paramref name="seed"/> and carry <paramref name="classNames"/>. Seed
+    /// TorchSharp's generator before calling.
     /// </summary>
     /// <returns>The learner, its schedule and the epochs to pass to <see cref="Learner.Fit(Schedules.Schedule, int, CancellationToken)"/>.</returns>
     public (Learner Learner, Schedule Schedule, int Epochs) CreateLearner(InMemoryDataset train, InMemoryDataset valid, long seed = 0,
-        IEnumerable<Callback>? callbacks = null)
+        IEnumerable<Callback>? callbacks = null, IReadOnlyList<string>? classNames = null)
     {
         ArgumentNullException.ThrowIfNull(train);
         ArgumentNullException.ThrowIfNull(valid);
         Validate();
         var s = train.SampleShape;
+        // Only the image techniques need an image shape: label smoothing, Nesterov, lr multipliers and averaging work on any data.
+        bool imageTechniques = Model == "fastnet" || AugmentFlip || AugmentShift > 0 || TtaFlip || TtaShift > 0;
         (long C, long H, long W) shape = s.Length switch
         {
             2 => (1, s[0], s[1]),
             3 => (s[0], s[1], s[2]),
-            _ => throw new ArgumentException($"recipe '{Name}' needs image data ([channels,] height, width); this data has samples of shape [{string.Join(", ", s)}]", nameof(train)),
+            _ when !imageTechniques => (0, 0, 0),
+            _ => throw new ArgumentException($"recipe '{Name}' needs image data ([channels,] height, width) for {(Model == "fastnet" ? "fastnet" : "augmentation")}; this data has samples of shape [{string.Join(", ", s)}]", nameof(train)),
         };
         int classes = Math.Max(train.Classes, valid.Classes);
         ModelSpec spec;
@@ -196,7 +200,7 @@ public sealed record TrainingRecipe
         var all = new List<Callback>();
         if (AveragingDecay is { } decay) all.Add(new WeightAveraging(decay, AveragingEvery, AveragingMode));
         if (callbacks is not null) all.AddRange(callbacks);
-        var data = new DataLoaders(new DataLoader(train, BatchSize, shuffle: true, seed: seed), new DataLoader(valid, ValidBatchSize));
+        var data = new DataLoaders(new DataLoader(train, BatchSize, shuffle: true, seed: seed), new DataLoader(valid, ValidBatchSize), classNames);
         var learner = new Learner(model, data, Losses.CrossEntropy(LabelSmoothing), optimizer, layerGroups: spec.LayerGroups, callbacks: all);
         return (learner, CreateSchedule(data.Train.BatchCount), Epochs);
     }
