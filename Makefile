@@ -5,7 +5,7 @@ CLI = src/Cadence.Cli/bin/$(CONFIG)/net10.0/linux-x64/cadence
 
 PREFIX ?= $(HOME)/.local
 
-.PHONY: setup build test demo bench pack install clean
+.PHONY: setup build test demo demo-images bench pack install clean
 
 setup:
 	@bash scripts/setup.sh
@@ -18,6 +18,10 @@ test: build
 
 demo: build
 	@bash scripts/demo.sh $(CONFIG)
+
+# An image folder end to end: Fashion-MNIST as PNG folders in out/, trained from there, then predict (README: your own images).
+demo-images: build
+	@bash scripts/demo-images.sh $(CONFIG)
 
 bench: build
 	@bash scripts/setup.sh --bench

@@ -1,12 +1,13 @@
 #!/usr/bin/python3
 """Writes Fashion-MNIST as an image folder: OUT/train/<class>/<n>.png and OUT/valid/<class>/<n>.png.
 
-    python3 scripts/fashion_mnist_to_png.py OUT [--source /usr/share/datasets/fashion-mnist] [--limit N]
+    python3 scripts/fashion_mnist_to_png.py OUT [--source /usr/share/datasets/fashion-mnist] [--limit N] [--per-class N [--valid-per-class M]]
 
 The layout `cadence fit --data folder OUT` (and fastai's ImageDataLoaders.from_folder) reads. Images are 28x28 grey
 PNGs (colour type 0) written with the standard library only, so the pixels are exactly the IDX bytes; the test set is
 the valid/ folder. Class folder names are Fashion-MNIST's names, with '/' (not allowed in a file name) written as '-'
-("T-shirt-top"). --limit N writes only the first N images of each split (a quick subset). Existing files are
+("T-shirt-top"). --limit N writes only the first N images of each split (a quick subset); --per-class N only the
+first N training images of each class (and the first M validation images of each class, default N). Existing files are
 overwritten; a run writes into OUT.tmp and renames it, so OUT is never half-written.
 """
 
@@ -60,6 +61,8 @@ def main():
     ap.add_argument("out")
     ap.add_argument("--source", default="/usr/share/datasets/fashion-mnist")
     ap.add_argument("--limit", type=int, default=0, help="images per split (0: all)")
+    ap.add_argument("--per-class", type=int, default=0, help="training images per class (0: all)")
+    ap.add_argument("--valid-per-class", type=int, default=0, help="validation images per class (default: --per-class)")
     a = ap.parse_args()
     tmp = a.out.rstrip("/") + ".tmp"
     shutil.rmtree(tmp, ignore_errors=True)
@@ -72,13 +75,19 @@ def main():
             raise SystemExit("%s: %d labels for %d images" % (prefix, m, n))
         if a.limit:
             n = min(n, a.limit)
+        per_class = a.per_class if split == "train" else (a.valid_per_class or a.per_class)
+        written = [0] * len(folders)
         for i in range(n):
+            if per_class:
+                if written[labels[i]] >= per_class:
+                    continue
+                written[labels[i]] += 1
             grey = pixels[i * h * w:(i + 1) * h * w]
             folder = os.path.join(tmp, split, folders[labels[i]])
             os.makedirs(folder, exist_ok=True)   # only classes that have images (a small --limit may miss some)
             with open(os.path.join(folder, "%05d.png" % i), "wb") as f:
                 f.write(png(w, h, grey))
-        total += n
+        total += sum(written) if per_class else n
     shutil.rmtree(a.out, ignore_errors=True)
     os.rename(tmp, a.out)
     print("wrote %d PNG images to %s (train/, valid/; %d classes)" % (total, a.out, len(folders)))

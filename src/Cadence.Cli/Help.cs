@@ -14,6 +14,9 @@ internal sealed class CadenceHelp(ICommandAppSettings settings, IReadOnlyList<st
     /// <summary>Options a training command fills from its data and --epochs (not shown as the policy's own there).</summary>
     private static readonly string[] FilledByTraining = ["batches-per-epoch", "steps-per-epoch", "iterations"];
 
+    /// <summary>What <c>fit --fine-tune</c> fills from its model, data and EPOCHS, or does not take.</summary>
+    private static readonly string[] FilledByFineTune = ["epochs", "groups", "momentum", "optimizer"];
+
     public override IEnumerable<IRenderable> GetDescription(ICommandModel model, ICommandInfo? command)
     {
         if (command is null)
@@ -30,6 +33,7 @@ internal sealed class CadenceHelp(ICommandAppSettings settings, IReadOnlyList<st
         bool training = command!.Name != "schedule";
         string title = command.Name switch
         {
+            "fit" when spec.Name == "fine-tune" => "\nFine-tune options (with --fine-tune EPOCHS; the model gives the layer groups, the data the batches per epoch):",
             "fit" => spec.Name == "fit"
                 ? "\nSchedule options (the default --schedule fit: fastai 0.7's learn.fit; --lr 0.01 unless given; auto: an LR range test first):"
                 : $"\nSchedule options (--schedule {spec.Name}; the data fills batches per epoch, --epochs the length):",
@@ -43,7 +47,8 @@ internal sealed class CadenceHelp(ICommandAppSettings settings, IReadOnlyList<st
         grid.AddColumn();
         grid.AddRow(new Text(""), new Text("DEFAULT"), new Text(""));
         var filled = training ? new Cadence.Cli.Options.PolicyChoice(spec.Name, spec.Name, spec.Name, new Dictionary<string, string>()).Defaults(1, null) : [];
-        foreach (var o in spec.Options.Concat(PolicyCatalog.Common).Where(o => !training || !FilledByTraining.Contains(o.Name)))
+        foreach (var o in spec.Options.Concat(PolicyCatalog.Common).Where(o => !training || !FilledByTraining.Contains(o.Name))
+                     .Where(o => !(training && spec.Name == "fine-tune" && FilledByFineTune.Contains(o.Name))))
         {
             string shown = filled.GetValueOrDefault(o.Name) ?? (o.Required ? "required" : o.Default ?? "");
             grid.AddRow(new Text($"--{o.Name} {Value(o)}"), new Text(shown), new Text(o.Help));
@@ -57,7 +62,10 @@ internal sealed class CadenceHelp(ICommandAppSettings settings, IReadOnlyList<st
         if (command?.Name is "schedule" or "sweep" && Policy(command) is null)
             lines.Add($"POLICY: {string.Join(", ", PolicyCatalog.All.Select(p => p.Name))}; 'cadence {command.Name} POLICY --help' lists its options.");
         if (command?.Name == "fit")
+        {
             lines.Add("Any other policy: --schedule POLICY, then the options of 'cadence schedule POLICY' ('cadence fit --schedule POLICY --help').");
+            lines.Add("fastai's fine_tune: --fine-tune EPOCHS and its options ('cadence fit --fine-tune 1 --help'; 'cadence schedule fine-tune' previews it).");
+        }
         lines.Add("Exit codes: 0 success, 1 failure (data, files, diverged training), 2 usage error, 130 interrupted.");
         return [new Text("\n" + string.Join("\n", lines) + "\n")];
     }
@@ -68,7 +76,7 @@ internal sealed class CadenceHelp(ICommandAppSettings settings, IReadOnlyList<st
         string? name = command?.Name switch
         {
             "schedule" or "sweep" => args.Count > 1 && !args[1].StartsWith('-') ? args[1] : null,
-            "fit" => args.SkipWhile(a => a != "--schedule").Skip(1).FirstOrDefault() ?? "fit",
+            "fit" => args.Contains("--fine-tune") ? "fine-tune" : args.SkipWhile(a => a != "--schedule").Skip(1).FirstOrDefault() ?? "fit",
             _ => null,
         };
         return PolicyCatalog.All.FirstOrDefault(p => p.Name == name);

@@ -43,7 +43,7 @@ internal sealed record Io(TextWriter Out, TextWriter Err)
 /// <summary>The commands and their configuration: the parser, the help, the one error handler.</summary>
 internal static class Cli
 {
-    public static readonly string[] Commands = ["schedule", "policies", "fit", "lr-find", "compare", "sweep"];
+    public static readonly string[] Commands = ["schedule", "policies", "fit", "lr-find", "compare", "sweep", "predict"];
 
     public static CommandApp App(IReadOnlyList<string> args, Io io)
     {
@@ -74,6 +74,8 @@ internal static class Cli
             c.AddCommand<LrFindCommand>("lr-find").WithDescription("LR range test (fastai's lr_find): the loss-vs-lr curve and suggested lrs");
             c.AddCommand<CompareCommand>("compare").WithDescription("Train the same model, data and seeds under several schedules; mean ± std, time to a target");
             c.AddCommand<SweepCommand>("sweep").WithDescription("A grid over one policy's options, every cell with every seed; resumable");
+            c.AddCommand<PredictCommand>("predict").WithDescription("Classify images or CSV rows with a finished run's model (cadence fit --out RUN)")
+                .WithExample("predict", "--model-dir", "runs/pets", "--top-k", "3", "photos/");
         });
         return app;
     }

@@ -103,12 +103,9 @@ public static class FastAi07
             double cutPt = PyFloorDiv(nb, clr.CutDiv);
             c.That(!(clr.CutDiv >= 1) || cutPt >= 1, "use_clr",
                 $"cut_div {Check.F(clr.CutDiv)} leaves no iteration to climb in a cycle of {nb} (nb // cut_div = 0; fastai 0.7 divides by zero here): use cut_div ≤ {nb} or a longer cycle_len");
-            Moms(c, "use_clr", clr.MaxMom, clr.MinMom);
-            c.ThrowIfAny();
-            curves = [.. lr.Select(l => (Curve)new CircularLr07(l, nb, clr.Div, cutPt))];
-            if (clr.MaxMom is { } m0 && clr.MinMom is { } m1)
-                momentum = Same(lr.Count, new CircularMomentum07(m0, m1, nb, cutPt).Lead(1));
-            reference = "fastai 0.7 CircularLR (use_clr)";
+            (curves, momentum, reference) = Cyclical(c, "use_clr", lr, clr.MaxMom, clr.MinMom,
+                l => new CircularLr07(l, nb, clr.Div, cutPt), (m0, m1) => new CircularMomentum07(m0, m1, nb, cutPt),
+                "fastai 0.7 CircularLR (use_clr)");
         }
         else if (useClrBeta is { } beta)
         {
@@ -117,12 +114,9 @@ public static class FastAi07
             long cycleNb = (long)(nb * (1 - beta.Pct / 100) / 2);
             c.That(!(beta.Pct >= 0 && beta.Pct < 100) || cycleNb >= 1, "use_clr_beta",
                 $"a cycle of {nb} iterations with pct {Check.F(beta.Pct)} leaves int(nb·(1 − pct/100)/2) = 0 iterations per half-triangle (fastai 0.7 divides by zero): use a longer cycle_len or a smaller pct");
-            Moms(c, "use_clr_beta", beta.MaxMom, beta.MinMom);
-            c.ThrowIfAny();
-            curves = [.. lr.Select(l => (Curve)new CircularLrBeta07(l, nb, beta.Div, cycleNb))];
-            if (beta.MaxMom is { } m0 && beta.MinMom is { } m1)
-                momentum = Same(lr.Count, new CircularMomentumBeta07(m0, m1, nb, cycleNb).Lead(1));
-            reference = "fastai 0.7 CircularLR_beta (use_clr_beta)";
+            (curves, momentum, reference) = Cyclical(c, "use_clr_beta", lr, beta.MaxMom, beta.MinMom,
+                l => new CircularLrBeta07(l, nb, beta.Div, cycleNb), (m0, m1) => new CircularMomentumBeta07(m0, m1, nb, cycleNb),
+                "fastai 0.7 CircularLR_beta (use_clr_beta)");
         }
         else if (cycleLen is not null)
         {
@@ -199,6 +193,20 @@ public static class FastAi07
         DecayType07.Polynomial => new PolynomialToEnd(start, end ?? 0, power),
         _ => throw new ScheduleValidationException([new("lr_decay", $"unknown decay type {type}")]),
     };
+
+    /// <summary>
+    /// The lr curve of every group and, when both momenta are given, the momentum curve fastai's callback applies
+    /// (one step ahead of the lr: it updates after the batch), once the option's checks have passed.
+    /// </summary>
+    private static (Curve[] Lr, IReadOnlyList<Curve>? Momentum, string Reference) Cyclical(Check c, string option,
+        IReadOnlyList<double> lr, double? maxMom, double? minMom, Func<double, Curve> lrCurve,
+        Func<double, double, Curve> momentumCurve, string reference)
+    {
+        Moms(c, option, maxMom, minMom);
+        c.ThrowIfAny();
+        var momentum = maxMom is { } m0 && minMom is { } m1 ? Same(lr.Count, momentumCurve(m0, m1).Lead(1)) : null;
+        return ([.. lr.Select(lrCurve)], momentum, reference);
+    }
 
     private static void Moms(Check c, string name, double? max, double? min)
     {

@@ -19,6 +19,25 @@ public sealed record FineTunePlan(Schedule? Frozen, int FreezeEpochs, Schedule U
     public long UnfrozenSteps => Unfrozen.Length!.Value;
 
     /// <summary>
+    /// Both phases as one schedule of <see cref="FrozenSteps"/> + <see cref="UnfrozenSteps"/> steps, each phase on its
+    /// own clock (for previews, charts and explanations; training runs the two phases as two fits, freezing between).
+    /// </summary>
+    public Schedule AsSchedule()
+    {
+        if (Frozen is null) return Unfrozen;
+        long frozen = FrozenSteps, unfrozen = UnfrozenSteps;
+        Curve Join(Curve a, Curve b) => Curve.Concat((frozen, a), (unfrozen, b));
+        return Unfrozen with
+        {
+            Reference = "fastai v2 fine_tune: fit_one_cycle(freeze_epochs, slice(base_lr), pct_start=0.99) frozen, then fit_one_cycle(epochs, slice(base_lr/2/lr_mult, base_lr/2), pct_start, div) unfrozen",
+            Lr = [.. Frozen.Lr.Zip(Unfrozen.Lr, Join)],
+            Momentum = Frozen.Momentum is { } fm && Unfrozen.Momentum is { } um ? [.. fm.Zip(um, Join)] : null,
+            Length = frozen + unfrozen,
+            StepLimit = Unfrozen.StepLimit is { } limit ? frozen + limit : null,
+        };
+    }
+
+    /// <summary>
     /// Both phases one after the other, as [group][step] (steps 0 … <see cref="FrozenSteps"/> − 1 are the frozen phase):
     /// what <c>cadence schedule fine-tune</c> previews and plots.
     /// </summary>

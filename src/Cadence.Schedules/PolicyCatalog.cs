@@ -284,6 +284,17 @@ public static partial class PolicyCatalog
              Int("cycle-len", null, "Epochs in the first cycle", true), Int("cycle-mult", "2", "Cycle growth (≥ 2)"),
              Int("batches-per-epoch", null, "Batches per epoch", true)],
                 a => FastAi.FitSgdr(a.Numbers("lr-max"), a.Int("n-cycles"), a.Int("cycle-len"), a.Integer("batches-per-epoch"), a.Int("cycle-mult"))),
+            new("fine-tune", "fastai v2 fine_tune", "Frozen one-cycle at slice(base_lr), then unfrozen one-cycle at slice(base_lr/2/lr_mult, base_lr/2); a preview (cadence fit --fine-tune trains it)",
+            [
+                Int("epochs", null, "Epochs of the unfrozen phase", true), Int("batches-per-epoch", null, "Batches per epoch", true),
+                Int("groups", null, "Parameter groups of the model (≥ 2; the last is the head)", true),
+                Num("base-lr", "0.002", "base_lr: the head's lr while frozen; halved for the unfrozen phase"),
+                Int("freeze-epochs", "1", "Epochs of the frozen phase (0: none)"),
+                Num("lr-mult", "100", "Unfrozen: the head's lr / the first group's"), Num("pct-start", "0.3", "Warm-up fraction of the unfrozen phase"),
+                Num("div", "5", "Unfrozen phase: start at lr/div"), Nums("moms", "0.95,0.85,0.95", "Momentum start,middle,end (both phases)"),
+                Num("div-final", "1e5", "End towards lr/div_final (both phases)"),
+            ], a => FineTune.Plan(a.Int("groups"), a.Int("epochs"), a.Integer("batches-per-epoch"), a.Number("base-lr"), a.Int("freeze-epochs"),
+                a.Number("lr-mult"), a.Number("pct-start"), a.Number("div"), a.Numbers("moms"), a.Number("div-final")).AsSchedule()),
         };
         all.AddRange(TransformerPolicies());
         return all;

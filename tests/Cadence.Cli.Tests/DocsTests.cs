@@ -55,6 +55,7 @@ public sealed partial class DocsTests(ITestOutputHelper log)
             var info = new ProcessStartInfo("bash", [script]) { WorkingDirectory = work.Path, RedirectStandardOutput = true, RedirectStandardError = true };
             info.Environment["PATH"] = work.Path + Path.PathSeparator + Environment.GetEnvironmentVariable("PATH");
             info.Environment["CADENCE_ASCII"] = "1";
+            info.Environment["XDG_CACHE_HOME"] = Path.Combine(work.Path, ".cache");   // the image decode cache: not the user's
             using var bash = Process.Start(info)!;
             var stdout = bash.StandardOutput.ReadToEndAsync();
             var stderr = bash.StandardError.ReadToEndAsync();

@@ -19,7 +19,7 @@ public sealed class FitCommandTests : IDisposable
     [InlineData("cadence fit: --bogus: is not an option of cadence fit or of policy fit", "--bogus")]
     [InlineData("cadence fit: --bs: must be a whole number in [1, 1048576], got 0", "--bs", "0")]
     [InlineData("cadence fit: --lr: expects a number or a comma-separated list of numbers, got 'fast'", "--lr", "fast")]
-    [InlineData("cadence fit: --model: expected one of mlp, cnn, resnet, got 'vgg'", "--model", "vgg")]
+    [InlineData("cadence fit: --model: expected one of mlp, cnn, resnet, resnet18, resnet34, got 'vgg'", "--model", "vgg")]
     [InlineData("cadence fit: --opt: expected sgd, adamw, got 'lamb'", "--opt", "lamb")]
     [InlineData("cadence fit: --target: required with --data csv (the label column)", "--data", "csv", "x.csv")]
     [InlineData("cadence fit: --threads: missing value", "--threads")]
@@ -61,7 +61,7 @@ public sealed class FitCommandTests : IDisposable
         Assert.Equal(2 * 15, root.GetProperty("iterations").GetInt64());
         Assert.True(root.GetProperty("accuracy").GetDouble() > 0.9, stdout);
         foreach (var p in new[] { "train_loss", "valid_loss", "seconds", "images_per_second" }) Assert.True(root.TryGetProperty(p, out _), p);
-        Assert.Contains("epoch       train_loss  valid_loss  accuracy    time", stderr);
+        Assert.Contains("epoch       train_loss  valid_loss  accuracy    error_rate  time", stderr);
         Assert.True(File.Exists(Path.Combine(outDir, "model.dat")));
         Assert.Equal(3, File.ReadAllLines(Path.Combine(outDir, "metrics.csv")).Length);
         using var history = JsonDocument.Parse(File.ReadAllText(Path.Combine(outDir, "history.json")));
@@ -205,9 +205,10 @@ public sealed class FitCommandTests : IDisposable
             "--cycle-len", "2", "--use-clr", "10,4,0.95,0.85", "--report", report, "--plots", plots);
         Assert.True(code == 0, stderr);
         Assert.Contains("lr by iteration", stdout);   // the terminal chart of the lr used
-        Assert.Equal(["loss.png", "lr.png", "metrics.png"], Directory.GetFiles(plots).Select(f => Path.GetFileName(f)!).Order().ToArray());
+        // A table: the confusion matrix, no top-losses images.
+        Assert.Equal(["confusion-matrix.png", "loss.png", "lr.png", "metrics.png"], Directory.GetFiles(plots).Select(f => Path.GetFileName(f)!).Order().ToArray());
         string html = File.ReadAllText(report);
-        Assert.Equal(3, System.Text.RegularExpressions.Regex.Matches(html, "<img src=\"data:image/png;base64,").Count);
+        Assert.Equal(4, System.Text.RegularExpressions.Regex.Matches(html, "<img src=\"data:image/png;base64,").Count);
         Assert.Contains("<th scope=\"row\">use-clr</th><td>10,4,0.95,0.85</td>", html);
         Assert.Contains("fastai 0.7 CircularLR (use_clr)", html);
     }

@@ -22,7 +22,7 @@ public sealed class FitRecipeTests : IDisposable
     [InlineData("cadence fit: --bn-bias-lr: must be in (0, 1000], got 0", "--bn-bias-lr", "0")]
     [InlineData("cadence fit: --nesterov: expected true, false, got 'yes'", "--nesterov", "yes")]
     [InlineData("cadence fit: --tta: expected a comma list of flip, shift, got 'flop'", "--tta", "flip,flop")]
-    [InlineData("cadence fit: --augment: expected a comma list of flip, shift, got 'crop'", "--augment", "crop")]
+    [InlineData("cadence fit: --aug: not with --recipe or the technique options (they build their own model and training)", "--recipe", "fast", "--aug", "cifar")]
     [InlineData("cadence fit: --whitening: expected frozen, trainable, none, got 'zca'", "--recipe", "fast", "--whitening", "zca")]
     [InlineData("cadence fit: --whitening: only for the fast recipe's model (--recipe fast without --model)", "--whitening", "none")]
     [InlineData("cadence fit: --dirac: only for the fast recipe's model (--recipe fast without --model)", "--recipe", "fast", "--model", "cnn", "--dirac", "false")]

@@ -146,6 +146,45 @@ public class ScheduleCommandTests
         }
         Assert.True(checkedCases > 200, $"only {checkedCases} cases checked");
     }
+
+    [Fact]
+    public void Schedule_fine_tune_previews_both_phases_of_fastais_fine_tune()
+    {
+        // bench/reference/fastai2_fine_tune.json: fastai's own fine_tune, both fits, every group; its args are this command's.
+        var doc = JsonDocument.Parse(File.ReadAllText(Repo.File("bench", "reference", "fastai2_fine_tune.json"))).RootElement;
+        int cases = 0;
+        foreach (var c in doc.GetProperty("cases").EnumerateArray())
+        {
+            var (code, output, err) = Run(["schedule", "fine-tune", .. c.GetProperty("args").EnumerateArray().Select(a => a.GetString()!), "--json"]);
+            Assert.True(code == 0, $"{c.GetProperty("name")}: exit {code}: {err}");
+            var json = JsonDocument.Parse(output).RootElement;
+            foreach (var key in new[] { "lr", "momentum" })
+            {
+                double[][] Phase(string phase) => c.GetProperty(phase).ValueKind == JsonValueKind.Null ? []
+                    : [.. c.GetProperty(phase).GetProperty(key).EnumerateArray().Select(g => g.EnumerateArray().Select(x => x.GetDouble()).ToArray())];
+                var frozen = Phase("frozen");
+                var expected = Phase("unfrozen").Select((g, i) => (frozen.Length > 0 ? frozen[i] : []).Concat(g).ToArray()).ToArray();
+                var got = json.GetProperty(key + "_groups").EnumerateArray().Select(g => g.EnumerateArray().Select(x => x.GetDouble()).ToArray()).ToArray();
+                Assert.Equal(expected.Length, got.Length);
+                for (int g = 0; g < expected.Length; g++)
+                {
+                    Assert.Equal(expected[g].Length, got[g].Length);
+                    for (int t = 0; t < expected[g].Length; t++)
+                    {
+                        double e = expected[g][t], a = got[g][t];
+                        double rel = e == a ? 0 : Math.Abs(a - e) / Math.Max(Math.Abs(e), Math.Abs(a));
+                        Assert.True(rel <= 1e-12, $"{c.GetProperty("name")} {key} group {g} step {t}: {e:R} vs {a:R}");
+                    }
+                }
+            }
+            cases++;
+        }
+        Assert.Equal(7, cases);
+        var (code2, text, _) = Run("schedule", "fine-tune", "--epochs", "3", "--batches-per-epoch", "7", "--groups", "3");
+        Assert.Equal(0, code2);
+        Assert.StartsWith("fine-tune — fastai v2 fine_tune: ", text, StringComparison.Ordinal);
+        Assert.Contains("28 iterations (4 epochs of 7), 3 parameter groups", text);
+    }
 }
 
 public sealed class SchedulePlotTests : IDisposable

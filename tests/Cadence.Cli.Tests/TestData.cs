@@ -38,6 +38,7 @@ public sealed class HelpTextTests
     [InlineData("compare")]
     [InlineData("sweep")]
     [InlineData("schedule")]
+    [InlineData("predict")]
     public void Every_option_of_a_help_text_starts_its_own_line(string command)
     {
         var stdout = new StringWriter();

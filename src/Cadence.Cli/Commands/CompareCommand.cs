@@ -48,7 +48,7 @@ internal sealed class CompareCommand(Io io) : CadenceCommand<CompareSettings>(io
         string setup = x.Setup();
         var schedules = x.Choices;
         if (x.Out is not null) Outputs.Folder("--out", x.Out);
-        using var runner = new ExperimentRunner(x, stderr);
+        using var runner = new ExperimentRunner(x, stderr, "compare");
         var seeds = x.Seeds;
         var plans = runner.Plan(schedules, seeds[0]);
         var runs = new List<RunRecord>();

@@ -13,8 +13,14 @@ internal sealed partial class FitSettings : TrainingSettings, IPolicySettings
     [CommandOption("--epochs <N>"), Whole(1, 100_000, "Epochs to train (default: the schedule's own length; with the fit options and no --cycle-len, epochs at a constant lr)")]
     public long? Epochs { get; set; }
 
-    [CommandOption("--schedule <POLICY>"), Description("The policy; its options follow as for 'cadence schedule POLICY'. The fastai fit options (--lr --cycles --cycle-len --cycle-mult --use-clr --use-clr-beta) are --schedule fit's"), DefaultValue("fit")]
-    public string Schedule { get; set; } = "fit";
+    [CommandOption("--schedule <POLICY>"), Description("The policy (default fit); its options follow as for 'cadence schedule POLICY'. The fastai fit options (--lr --cycles --cycle-len --cycle-mult --use-clr --use-clr-beta) are --schedule fit's")]
+    public string? Schedule { get; set; }
+
+    [CommandOption("--fine-tune <EPOCHS>"), Whole(1, 100_000, "fastai v2's fine_tune(EPOCHS): freeze all layer groups but the head, one-cycle for --freeze-epochs at --base-lr, then unfreeze and one-cycle for EPOCHS at slice(base-lr/2/lr-mult, base-lr/2); its options: cadence fit --fine-tune 1 --help")]
+    public long? FineTune { get; set; }
+
+    [CommandOption("--export <FILE>"), Output(OutputKind.File, "Also write the trained weights as a PyTorch state dict (torch.load(FILE) in Python; .safetensors by that extension)", ".pt", ".pth", ".safetensors")]
+    public string? Export { get; set; }
 
     [CommandOption("--out <DIR>"), Output(OutputKind.Folder, "Write history.json, metrics.csv, model.dat and checkpoints/ into DIR")]
     public string? Out { get; set; }
@@ -37,7 +43,7 @@ internal sealed partial class FitSettings : TrainingSettings, IPolicySettings
     [CommandOption("--best-save-name <NAME>"), FileName("fastai best_save_name: snapshot NAME whenever the first metric improves (with --out)")]
     public string? BestSaveName { get; set; }
 
-    [CommandOption("--resume <DIR>"), Description("Continue the run in DIR (its newest checkpoint, or DIR itself if it is one) with its configuration; only --threads, --json, --checkpoint-every, --keep, --tensorboard, --report, --plots and --plot-format may be added")]
+    [CommandOption("--resume <DIR>"), Description("Continue the run in DIR (its newest checkpoint, or DIR itself if it is one) with its configuration; only --threads, --json, --checkpoint-every, --keep, --tensorboard, --report, --plots, --plot-format, --export, --no-cache and --cache-dir may be added")]
     public string? Resume { get; set; }
 
     /// <summary>Set by <c>--resume</c> when it reruns the saved command line: the checkpoint to continue.</summary>
@@ -49,8 +55,9 @@ internal sealed partial class FitSettings : TrainingSettings, IPolicySettings
     public void Read(IRemainingArguments remaining, string command)
     {
         if (Resume is not null) return;   // the options are the checkpoint's (FitResume compares them)
+        if (FineTune is not null && Schedule is not null) throw new UsageException("--schedule", "give --fine-tune EPOCHS or --schedule POLICY, not both (fine-tune has its own schedule)");
         var recipeSchedule = RecipeSchedule();   // --recipe without --schedule: the recipe's one-cycle, options given laid over it
-        var spec = PolicyChoice.Find(recipeSchedule is null ? Schedule : "one-cycle", "--schedule");
+        var spec = FineTune is not null ? PolicyChoice.FineTuneSpec : PolicyChoice.Find(recipeSchedule is null ? Schedule ?? "fit" : "one-cycle", "--schedule");
         var options = PolicyChoice.FromRemaining(remaining, spec, command, training: true);
         if (recipeSchedule is not null) options = new(recipeSchedule.Concat(options).GroupBy(kv => kv.Key).Select(g => g.Last()));
         Policy = new PolicyChoice(spec.Name, spec.Name, spec.Name, options);
@@ -65,8 +72,18 @@ internal sealed partial class FitSettings : TrainingSettings, IPolicySettings
         ChartsNeedAFolder(check, "fit draws lr, loss and metrics charts");
         foreach (var (given, name) in new[] { (CheckpointEvery is not null, "--checkpoint-every"), (CycleSaveName is not null, "--cycle-save-name"), (BestSaveName is not null, "--best-save-name") })
             if (given && Out is null) check.Fail(name, "needs --out DIR (checkpoints go to DIR/checkpoints)");
-        if (CycleSaveName is not null && !(Policy.Policy == "fit" && Policy.Options.ContainsKey("cycle-len")))
+        if (CycleSaveName is not null && !(Policy.Policy == "fit" && Policy.Options.ContainsKey("cycle-len")) && FineTune is null)
             check.Fail("--cycle-save-name", "needs the fastai fit options with --cycle-len (there are no cycles without it)");
+        if (FineTune is null) return;
+        if (check.Errors.Count == 0)
+        {
+            // The values' ranges, before any data is loaded (the model's groups and the batches come later: any will do here).
+            try { TrainingRun.PlanFineTune(Policy, (int)FineTune, groups: 2, batchesPerEpoch: 1, Model ?? "the model"); }
+            catch (ValidationException e) { foreach (var x in e.Errors) check.Fail(x.Parameter, x.Message); }
+        }
+        if (Epochs is not null) check.Fail("--epochs", "give the epochs as --fine-tune EPOCHS (the unfrozen phase; --freeze-epochs the frozen one)");
+        foreach (var (given, name) in new[] { (CheckpointEvery is not null, "--checkpoint-every"), (CycleSaveName is not null, "--cycle-save-name"), (BestSaveName is not null, "--best-save-name") })
+            if (given) check.Fail(name, "not with --fine-tune: its two fits write no checkpoints (a fine-tune cannot be resumed)");
     }
 }
 
@@ -96,23 +113,28 @@ internal sealed class FitCommand(Io io) : CadenceCommand<FitSettings>(io)
     private int Train(FitSettings s, string configuration, CancellationToken ct)
     {
         var table = s.Json ? Io.Err : Io.Out;
-        var loaded = s.Load(s.SeedValue);
+        var log = DataLog.For(Io, "fit", s.Json);
+        var loaded = s.Load(s.SeedValue, log);
         var callbacks = new List<Callback> { new NanGuard() };
+        string? metricsCsv = s.Out is null ? null : Path.Combine(s.Out, "metrics.csv");
         if (s.Out is not null)
         {
             Outputs.Folder("--out", s.Out);
-            callbacks.Add(new CsvLogger(Path.Combine(s.Out, "metrics.csv")));
+            if (s.FineTune is null) callbacks.Add(new CsvLogger(metricsCsv!));   // a fine-tune's two fits: FineTuneRun writes it
         }
         if (s.TensorBoard is not null) callbacks.Add(new TensorBoardLogger(s.TensorBoard));
         var recipe = s.RecipeFor(loaded.Train);
         if (recipe is not null)
             foreach (var line in s.Header(recipe)) table.WriteLine(line);
-        using var run = TrainingRun.Create(s, loaded, s.SeedValue, callbacks, ownsData: true, recipe);
+        using var run = TrainingRun.Create(s, loaded, s.SeedValue, callbacks, ownsData: true, log, recipe);
         var learn = run.Learner;
         var policy = run.ResolveAuto(s.Policy, Io.Err, "fit", ct);
-        var (schedule, epochs) = run.Plan(policy, s.EpochsToTrain, policy.Policy == "fit" ? "--lr" : "--schedule");
+        var plan = s.FineTune is { } fineTune ? run.FineTunePlan(policy, (int)fineTune) : null;
+        var (schedule, epochs) = plan is not null ? (plan.AsSchedule(), plan.FreezeEpochs + plan.Epochs)
+            : run.Plan(policy, s.EpochsToTrain, policy.Policy == "fit" ? "--lr" : "--schedule");
         CheckpointCallback? checkpoints = null;
-        if (s.Out is not null)
+        FineTuneRun? phases = null;
+        if (s.Out is not null && plan is null)
         {
             bool fit = policy.Policy == "fit";
             learn.Add(checkpoints = new CheckpointCallback(new CheckpointOptions
@@ -130,7 +152,8 @@ internal sealed class FitCommand(Io io) : CadenceCommand<FitSettings>(io)
         }
         var metrics = learn.Metrics.Select(m => m.Name).ToArray();
         var clock = Stopwatch.StartNew();
-        FitResult Fit(IProgress<FitProgress> progress) => run.Fit(schedule, epochs, progress, ct, s.ResumeCheckpoint);
+        FitResult Fit(IProgress<FitProgress> progress) => plan is null ? run.Fit(schedule, epochs, progress, ct, s.ResumeCheckpoint)
+            : run.FineTune(plan, phases = new FineTuneRun(plan, progress, metricsCsv), ct);
         // The live bar only when a person watches: stderr is this process's terminal and stdout is not piped away.
         bool live = Io.ErrIsTerminal && (s.Json || !Console.IsOutputRedirected);
         FitResult result;
@@ -153,34 +176,42 @@ internal sealed class FitCommand(Io io) : CadenceCommand<FitSettings>(io)
             if (checkpoints is not null)
                 Io.Err.WriteLine(checkpoints.LastRolling is { } good ? $"cadence fit: the last good checkpoint is {good}" : "cadence fit: no checkpoint was written before the stop");
         }
+        var history = phases?.History(learn) ?? TrainingHistory.From(learn.Recorder);
         if (s.Out is not null)
         {
             Outputs.Write("--out", s.Out, () =>
             {
-                AtomicFile.Write(Path.Combine(s.Out, "history.json"), Json.Bytes(HistoryJson.Of(learn.Recorder, schedule, run.ModelName)));
-                learn.Save(Path.Combine(s.Out, "model.dat"));
+                AtomicFile.Write(Path.Combine(s.Out, "history.json"), Json.Bytes(HistoryJson.Of(history, schedule, run.ModelName)));
+                loaded.CardFor(run.ModelName).Save(s.Out, learn.Model);   // model.dat and model.json: what cadence predict reads
             });
         }
-        WriteCharts(s, policy, learn, schedule, run.ModelName, s.Json ? null : Io.Out);
+        if (s.Export is { } export)
+        {
+            Outputs.Folder("--export", Path.GetDirectoryName(Path.GetFullPath(export))!);
+            Outputs.Write("--export", export, () => Cadence.Models.PyTorchWeights.Export(learn.Model, export));
+        }
+        WriteCharts(s, policy, learn, schedule, history, loaded, run.ModelName, s.Json ? null : Io.Out, ct);
         if (s.Json)
         {
             double images = Math.Min((double)result.Iterations * run.Data.Train.BatchSize, (double)result.Epochs * loaded.Train.Count);
+            double Metric(string name) => result.Metrics.TryGetValue(name, out var v) ? v : double.NaN;
             Io.Out.WriteLine(Json.Serialize(new FitJson(result.Epochs, result.Iterations, result.TrainLoss, result.ValidLoss,
-                result.Metrics.TryGetValue("accuracy", out var acc) ? acc : double.NaN, Math.Round(seconds, 3), Math.Round(images / seconds, 1))));
+                Metric("accuracy"), Metric("error_rate"), Math.Round(seconds, 3), Math.Round(images / seconds, 1))));
         }
         return result.StopReason is null ? ExitCodes.Ok : ExitCodes.Failure;
     }
 
-    /// <summary>The terminal lr chart, <c>--plots DIR</c> and <c>--report FILE.html</c>.</summary>
-    private static void WriteCharts(FitSettings s, PolicyChoice policy, Learner learn, Schedule schedule, string modelName, TextWriter? terminal)
+    /// <summary>The terminal lr chart, <c>--plots DIR</c> and <c>--report FILE.html</c> (with what the model got wrong).</summary>
+    private void WriteCharts(FitSettings s, PolicyChoice policy, Learner learn, Schedule schedule, TrainingHistory history, LoadedData loaded,
+        string modelName, TextWriter? terminal, CancellationToken ct)
     {
-        var history = TrainingHistory.From(learn.Recorder);
         if (history.Steps.Count == 0) return;
         if (terminal is not null)
         {
             terminal.WriteLine();
             terminal.Write(TerminalChart.Render(history.Steps.Select(x => x.Lr[^1]).ToArray(), "lr", TerminalChart.UnicodeAllowed(terminal)));
         }
+        var errors = s.Plots is not null || s.Report is not null ? Interpretation.Charts(learn, loaded, Io.Err, ct) : [];
         if (s.Plots is not null)
         {
             Outputs.Folder("--plots", s.Plots!);
@@ -189,12 +220,15 @@ internal sealed class FitCommand(Io io) : CadenceCommand<FitSettings>(io)
                 Plots.Plots.LrChart(history).Save(s.PlotPath("lr")!);
                 Plots.Plots.LossChart(history).Save(s.PlotPath("loss")!);
                 if (history.MetricNames.Count > 0 && history.Epochs.Count > 0) Plots.Plots.MetricsChart(history).Save(s.PlotPath("metrics")!);
+                foreach (var (name, chart) in errors) chart.Save(s.PlotPath(name)!);
             });
         }
         if (s.Report is { } report)
         {
             Outputs.Folder("--report", Path.GetDirectoryName(Path.GetFullPath(report))!);
-            Outputs.Write("--report", report, () => Report.ForFit(history, schedule, Configuration(s, policy, learn, modelName, history), $"cadence fit — {modelName}").Save(report));
+            var page = Report.ForFit(history, schedule, Configuration(s, policy, learn, modelName, history), $"cadence fit — {modelName}");
+            foreach (var (_, chart) in errors) page.AddChart(chart);
+            Outputs.Write("--report", report, () => page.Save(report));
         }
     }
 
@@ -209,7 +243,9 @@ internal sealed class FitCommand(Io io) : CadenceCommand<FitSettings>(io)
             new("batch size", s.BatchSize.ToString(CultureInfo.InvariantCulture)),
         };
         if (s.Subset < 1) c.Add(new("subset", NumberFormat.Exact(s.Subset)));
-        c.Add(new("schedule", policy.Policy));
+        if (s.AugPreset is { } aug) c.Add(new("augmentation", aug));
+        if (s.Weights is { } weights) c.Add(new("weights", weights));
+        c.Add(new("schedule", s.FineTune is { } ft ? $"fine-tune {ft}" : policy.Policy));
         c.AddRange(policy.Options);
         c.Add(new("epochs run", history.Epochs.Count.ToString(CultureInfo.InvariantCulture)));
         c.Add(new("iterations run", history.Steps.Count.ToString(CultureInfo.InvariantCulture)));

@@ -10,7 +10,11 @@ namespace Cadence.Cli.Commands;
 internal static class FitResume
 {
     /// <summary>Options a resumed run may add or change: they do not change what is computed (--threads only its rounding).</summary>
-    private static readonly string[] MayChange = ["--threads", "--json", "--checkpoint-every", "--keep", "--tensorboard", "--report", "--plots", "--plot-format"];
+    private static readonly string[] MayChange = ["--threads", "--json", "--checkpoint-every", "--keep", "--tensorboard", "--report", "--plots", "--plot-format",
+        "--no-cache", "--cache-dir", "--export"];
+
+    /// <summary>Options whose value is a path: stored absolute, so a run resumes from any folder.</summary>
+    private static readonly string[] Paths = ["--out", "--valid", "--weights", "--cache-dir", "--export"];
 
     private sealed record Saved(string[] Args, int Threads);
 
@@ -21,7 +25,7 @@ internal static class FitResume
         for (int i = 1; i < args.Count; i++)   // args[0] is "fit"
         {
             saved.Add(args[i]);
-            if (args[i] is "--out" && i + 1 < args.Count) saved.Add(Path.GetFullPath(args[++i]));
+            if (Paths.Contains(args[i]) && i + 1 < args.Count) saved.Add(Path.GetFullPath(args[++i]));
             else if (args[i] == "--data" && i + 1 < args.Count && DataSource.Parse(args[i + 1]) is { Path: { } path } source)
             {
                 saved.Add(source.Kind);   // the two words of one release ago, which older checkpoints hold too

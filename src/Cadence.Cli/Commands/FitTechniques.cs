@@ -30,9 +30,6 @@ internal sealed partial class FitSettings
     [CommandOption("--tta <LIST>"), OneOf("Test-time augmentation at validation: average the predictions over mirrored (flip) and ±1 px shifted (shift) copies", "flip", "shift", List = true)]
     public string? Tta { get; set; }
 
-    [CommandOption("--augment <LIST>"), OneOf("Training augmentation: mirror half the images (flip), shift them by up to ±2 px (shift)", "flip", "shift", List = true)]
-    public string? Augment { get; set; }
-
     [CommandOption("--whitening <MODE>"), OneOf("The fast recipe's model: its first layer's patch-whitening filters, frozen or trainable, or none", "frozen", "trainable", "none")]
     public string? Whitening { get; set; }
 
@@ -45,11 +42,8 @@ internal sealed partial class FitSettings
     /// <summary>Shift of <c>--tta shift</c>, in pixels.</summary>
     private const int TtaShiftPixels = 1;
 
-    /// <summary>Largest shift of <c>--augment shift</c>, in pixels.</summary>
-    private const int AugmentShiftPixels = 2;
-
     private bool AnyTechnique => LabelSmoothing is not null || Nesterov is not null || BnBiasLr is not null || Ema is not null
-        || Tta is not null || Augment is not null || Whitening is not null || Dirac is not null;
+        || Tta is not null || Whitening is not null || Dirac is not null;
 
     /// <summary>--recipe's recipe (null without one, or when the name is invalid: the rule reports it).</summary>
     private TrainingRecipe? NamedRecipe => Recipe is not null && Recipes.Names.Contains(Recipe) ? Recipes.Get(Recipe) : null;
@@ -63,7 +57,7 @@ internal sealed partial class FitSettings
     /// </summary>
     private Dictionary<string, string>? RecipeSchedule()
     {
-        if (NamedRecipe is not { } r || Schedule != "fit") return null;
+        if (NamedRecipe is not { } r || Schedule is not null || FineTune is not null) return null;
         return new Dictionary<string, string>
         {
             ["max-lr"] = NumberFormat.Exact(r.Lr),
@@ -118,8 +112,6 @@ internal sealed partial class FitSettings
             AveragingDecay = Ema is null ? r.AveragingDecay : Ema > 0 ? Ema : null,
             TtaFlip = Tta is null ? r.TtaFlip : Has(Tta, "flip"),
             TtaShift = Tta is null ? r.TtaShift : Has(Tta, "shift") ? TtaShiftPixels : 0,
-            AugmentFlip = Augment is null ? r.AugmentFlip : Has(Augment, "flip"),
-            AugmentShift = Augment is null ? r.AugmentShift : Has(Augment, "shift") ? AugmentShiftPixels : 0,
         };
     }
 
@@ -141,13 +133,16 @@ internal sealed partial class FitSettings
         bool fastnet = NamedRecipe?.Model == "fastnet" && Model is null;
         foreach (var (given, name) in new[] { (Whitening is not null, "--whitening"), (Dirac is not null, "--dirac") })
             if (given && !fastnet) check.Fail(name, "only for the fast recipe's model (--recipe fast without --model)");
-        if ((Recipe is not null || AnyTechnique) && Opt == "adamw")
-            check.Fail("--opt", "the recipes and the technique options train with SGD (drop --opt adamw)");
+        if (Recipe is not null || AnyTechnique)
+        {
+            if (Opt == "adamw") check.Fail("--opt", "the recipes and the technique options train with SGD (drop --opt adamw)");
+            foreach (var (given, name) in new[] { (AugPreset is not null, "--aug"), (Weights is not null, "--weights"), (FineTune is not null, "--fine-tune") })
+                if (given) check.Fail(name, "not with --recipe or the technique options (they build their own model and training)");
+        }
         if (Source.Kind == "csv")
         {
             if (Recipe is not null && Model is null) check.Fail("--recipe", "its model is for images; with --data csv give --model mlp");
-            foreach (var (given, name) in new[] { (Tta is not null, "--tta"), (Augment is not null, "--augment") })
-                if (given) check.Fail(name, "needs image data (not --data csv)");
+            if (Tta is not null) check.Fail("--tta", "needs image data (not --data csv)");
         }
     }
 }

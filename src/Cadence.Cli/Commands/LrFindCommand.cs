@@ -62,7 +62,8 @@ internal sealed class LrFindCommand(Io io) : CadenceCommand<LrFindSettings>(io)
 {
     protected override int Run(CommandContext context, LrFindSettings s, CancellationToken ct)
     {
-        using var run = TrainingRun.Create(s, s.Load(s.SeedValue), s.SeedValue, null, ownsData: true);
+        var log = DataLog.For(Io, "lr-find", s.Json);
+        using var run = TrainingRun.Create(s, s.Load(s.SeedValue, log), s.SeedValue, null, ownsData: true, log);
         var options = s.Find;
         ValidationException.ThrowIfAny([.. options.Errors(run.Learner.LayerGroups.Count).Select(e => e with { Parameter = OptionNames.Of(e.Parameter) })]);
         var live = new LiveLine(Io.Err, Io.ErrIsTerminal);

@@ -19,7 +19,7 @@ internal sealed class ScheduleSettings : OutputSettings, IPolicySettings, ICheck
     public IReadOnlyDictionary<string, string> Options { get; private set; } = new Dictionary<string, string>();
 
     public void Read(IRemainingArguments remaining, string command) =>
-        Options = PolicyChoice.FromRemaining(remaining, PolicyChoice.Find(Policy, "POLICY"), command, training: false);
+        Options = PolicyChoice.FromRemaining(remaining, PolicyChoice.Find(Policy, "POLICY", training: false), command, training: false);
 
     public void Check(Check check)
     {

@@ -70,7 +70,7 @@ internal sealed class SweepCommand(Io io) : CadenceCommand<SweepSettings>(io)
             }
             else csv = ResultsCsv.Create(path);
         }
-        using var runner = new ExperimentRunner(x, stderr);
+        using var runner = new ExperimentRunner(x, stderr, "sweep");
         runner.Plan([.. cells.Select(c => c.Schedule)], seeds[0]);   // every cell is checked before the first run
         var done = rows.Select(r => (r.Spec, r.Seed)).ToHashSet();
         var todo = seeds.SelectMany(seed => cells.Select(cell => (Cell: cell, Seed: seed))).Where(t => !done.Contains((t.Cell.Schedule.Text, t.Seed))).ToList();

@@ -10,22 +10,23 @@ namespace Cadence.Cli.Experiments;
 /// and subset that <c>cadence fit --seed S</c> would draw, derived from the loaded data, and trains through the same
 /// <see cref="TrainingRun"/>, so a run here gives exactly the numbers of the same <c>cadence fit</c>.
 /// </summary>
-internal sealed class ExperimentRunner(ExperimentSettings options, TextWriter log) : IDisposable
+internal sealed class ExperimentRunner(ExperimentSettings options, TextWriter log, string command) : IDisposable
 {
     private readonly Dictionary<long, LoadedData> _bySeed = [];
+    private readonly DataLog _dataLog = new(log, command, live: false);
     private LoadedData? _full;
 
     /// <summary>The data a run with <paramref name="seed"/> trains on.</summary>
     public LoadedData Data(long seed)
     {
-        bool csv = options.Source.Kind == "csv";
-        if (!csv && options.Subset >= 1) return _full ??= options.Load(seed);   // the same for every seed
+        bool seeded = options.SeededSplit;
+        if (!seeded && options.Subset >= 1) return _full ??= options.Load(seed, _dataLog);   // the same for every seed
         if (_bySeed.TryGetValue(seed, out var cached)) return cached;
         LoadedData data;
-        if (csv) data = options.Load(seed);   // the split depends on the seed; CSV files are small
+        if (seeded) data = options.Load(seed, _dataLog);   // the validation split depends on the seed
         else
         {
-            _full ??= options.Load(seed, subset: false);
+            _full ??= options.Load(seed, _dataLog, subset: false);
             data = _full with { Train = _full.Train.Subset(options.Subset, seed) };
         }
         _bySeed[seed] = data;
@@ -39,7 +40,7 @@ internal sealed class ExperimentRunner(ExperimentSettings options, TextWriter lo
     /// <exception cref="UsageException">A schedule cannot be built for this data; the message names it.</exception>
     public Dictionary<string, (Schedule Schedule, int Epochs, long BatchesPerEpoch)> Plan(IReadOnlyList<PolicyChoice> specs, long seed)
     {
-        using var probe = TrainingRun.Create(options, Data(seed), seed, null, ownsData: false);
+        using var probe = TrainingRun.Create(options, Data(seed), seed, null, ownsData: false, _dataLog);
         var plans = new Dictionary<string, (Schedule, int, long)>();
         foreach (var spec in specs)
         {
@@ -69,7 +70,7 @@ internal sealed class ExperimentRunner(ExperimentSettings options, TextWriter lo
         var clock = System.Diagnostics.Stopwatch.StartNew();
         try
         {
-            using var run = TrainingRun.Create(options, Data(seed), seed, [new NanGuard()], ownsData: false);
+            using var run = TrainingRun.Create(options, Data(seed), seed, [new NanGuard()], ownsData: false, _dataLog);
             var (schedule, epochs) = run.Plan(spec, (int?)options.Epochs, Source(spec));
             var result = run.Fit(schedule, epochs, new EpochLines(log, progressPrefix, run.Learner.Recorder), ct);
             return Record(setup, spec, seed, run.Learner.Recorder, result, run.BatchesPerEpoch, targetAccuracy);

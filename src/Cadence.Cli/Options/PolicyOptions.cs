@@ -15,10 +15,24 @@ internal sealed record PolicyChoice(string Label, string Text, string Policy, IR
     /// <summary>Options a training run sets from its data and --epochs: giving them would contradict the data.</summary>
     private const string LengthFromData = "iterations";
 
-    /// <summary>The catalog's entry for <paramref name="name"/>; a usage error naming <paramref name="source"/> with a did-you-mean otherwise.</summary>
-    public static PolicySpec Find(string name, string source) =>
-        PolicyCatalog.All.FirstOrDefault(p => p.Name == name)
-        ?? throw new UsageException(source, $"unknown policy '{name}'{OptionNames.DidYouMean(name, PolicyCatalog.All.Select(p => p.Name))}; policies: {string.Join(", ", PolicyCatalog.All.Select(p => p.Name))}");
+    /// <summary>The catalog's fine-tune entry: previewed by <c>schedule fine-tune</c>, trained only by <c>fit --fine-tune</c> (two fits, freezing between).</summary>
+    public static PolicySpec FineTuneSpec { get; } = PolicyCatalog.Find("fine-tune");
+
+    /// <summary>Options of the fine-tune policy that a training run takes from its model and data instead.</summary>
+    private static readonly string[] FineTuneFromRun = ["groups", "batches-per-epoch", "epochs"];
+
+    /// <summary>
+    /// The catalog's entry for <paramref name="name"/>; a usage error naming <paramref name="source"/> with a did-you-mean
+    /// otherwise. A training command (<paramref name="training"/>) refuses fine-tune, which one schedule cannot train.
+    /// </summary>
+    public static PolicySpec Find(string name, string source, bool training = true)
+    {
+        var spec = PolicyCatalog.All.FirstOrDefault(p => p.Name == name)
+            ?? throw new UsageException(source, $"unknown policy '{name}'{OptionNames.DidYouMean(name, PolicyCatalog.All.Select(p => p.Name))}; policies: {string.Join(", ", PolicyCatalog.All.Select(p => p.Name))}");
+        if (training && spec == FineTuneSpec)
+            throw new UsageException(source, "fine-tune trains in two fits (frozen, then unfrozen), not as one schedule: use cadence fit --fine-tune EPOCHS");
+        return spec;
+    }
 
     /// <summary>
     /// The options left over after the command's own (Spectre's remaining arguments, <c>--key value</c>): each must be an
@@ -75,6 +89,15 @@ internal sealed record PolicyChoice(string Label, string Text, string Policy, IR
     {
         if (training && key == LengthFromData) throw new UsageException(shown, "the length comes from --epochs and the data; drop it");
         var names = spec.Options.Concat(PolicyCatalog.Common).Select(o => o.Name).ToList();
+        if (training && spec == FineTuneSpec)
+        {
+            var own = names.Where(n => !FineTuneFromRun.Contains(n) && n is not ("iterations" or "momentum" or "optimizer")).Select(n => "--" + n).ToList();
+            if (FineTuneFromRun.Contains(key))
+                throw new UsageException(shown, "comes from the model and the data with --fine-tune (--fine-tune EPOCHS gives the epochs)");
+            if (!own.Contains(shown))
+                throw new UsageException(shown, $"not with --fine-tune{OptionNames.DidYouMean(key, own)} (fine-tune's options: {string.Join(", ", own)})");
+            return;
+        }
         if (!names.Contains(key))
             throw new UsageException(shown, $"is not an option of cadence {command} or of policy {spec.Name}{OptionNames.DidYouMean(key, names.Select(n => "--" + n))} (its options: {string.Join(", ", spec.Options.Select(p => "--" + p.Name))})");
     }

@@ -211,7 +211,9 @@ internal static class OptionRules
         foreach (var p in settings.GetType().GetProperties(BindingFlags.Public | BindingFlags.Instance))
         {
             if (p.GetCustomAttribute<CommandOptionAttribute>() is not { } option || p.GetCustomAttribute<RuleAttribute>() is not { } rule) continue;
-            if (p.GetValue(settings) is { } value) yield return ("--" + option.LongNames[0], rule, value);
+            var value = p.GetValue(settings);
+            if (value is IFlagValue flag) value = flag.IsSet ? flag.Value : null;   // an option whose value may be left out (--aug [PRESET])
+            if (value is not null) yield return ("--" + option.LongNames[0], rule, value);
         }
     }
 }

@@ -71,7 +71,7 @@ public sealed class EarlyStopping : Callback, Checkpoints.ICheckpointState
     /// <summary>Creates the callback.</summary>
     public EarlyStopping(int patience = 1, double minDelta = 0)
     {
-        if (patience < 0) throw new ArgumentOutOfRangeException(nameof(patience), patience, "must be ≥ 0");
+        ArgumentOutOfRangeException.ThrowIfNegative(patience);
         (Patience, MinDelta) = (patience, minDelta);
     }
 

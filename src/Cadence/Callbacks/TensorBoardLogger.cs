@@ -20,7 +20,7 @@ public sealed class TensorBoardLogger : Callback
     public TensorBoardLogger(string logDirectory, int every = 1)
     {
         ArgumentException.ThrowIfNullOrWhiteSpace(logDirectory);
-        if (every < 1) throw new ArgumentOutOfRangeException(nameof(every), every, "must be ≥ 1");
+        ArgumentOutOfRangeException.ThrowIfLessThan(every, 1);
         (LogDirectory, Every) = (logDirectory, every);
     }
 

@@ -21,6 +21,17 @@ public static class IdxImages
     /// <exception cref="DataFormatException">A file is missing, corrupt, or the files do not match each other.</exception>
     public static (InMemoryDataset Train, InMemoryDataset Valid) Load(string directory)
     {
+        var (train, valid, _) = LoadNormalized(directory);
+        return (train, valid);
+    }
+
+    /// <summary>
+    /// <see cref="Load"/>, and the normalization it applied as an <see cref="ImageNormalization"/> (one channel: the
+    /// training set's float32 mean and std), which prepares new images exactly as the training images were (a model card).
+    /// </summary>
+    /// <exception cref="DataFormatException">A file is missing, corrupt, or the files do not match each other.</exception>
+    public static (InMemoryDataset Train, InMemoryDataset Valid, ImageNormalization Normalization) LoadNormalized(string directory)
+    {
         ArgumentNullException.ThrowIfNull(directory);
         if (!Directory.Exists(directory)) throw new DataFormatException(directory, "directory not found");
         var (xt, yt) = Pair(directory, "train");
@@ -35,7 +46,7 @@ public static class IdxImages
         var valid = Images(xv);
         train.sub_(mean).div_(std);
         valid.sub_(mean).div_(std);
-        return (new InMemoryDataset(train, Labels(yt), classes), new InMemoryDataset(valid, Labels(yv), classes));
+        return (new InMemoryDataset(train, Labels(yt), classes), new InMemoryDataset(valid, Labels(yv), classes), new ImageNormalization([mean], [std]));
     }
 
     private static (IdxArray Images, IdxArray Labels) Pair(string dir, string prefix)

@@ -91,8 +91,8 @@ public static class ModelZoo
     public static ModelSpec ResNet((long C, long H, long W) shape, int classes)
     {
         var stem = Sequential(("conv", Conv2d(shape.C, 32, 3, padding: 1, bias: false)), ("bn", BatchNorm2d(32)), ("relu", ReLU()),
-            ("block1", new BasicBlock(32, 32, 1)));
-        var stages = Sequential(("block2", new BasicBlock(32, 64, 2)), ("block3", new BasicBlock(64, 128, 2)));
+            ("block1", new ResNetBasicBlock(32, 32, 1)));
+        var stages = Sequential(("block2", new ResNetBasicBlock(32, 64, 2)), ("block3", new ResNetBasicBlock(64, 128, 2)));
         var head = Sequential(("pool", AdaptiveAvgPool2d(1)), ("flatten", Flatten()), ("fc", Linear(128, classes)));
         var model = Sequential(("reshape", new Reshape(shape.C, shape.H, shape.W)), ("stem", stem), ("stages", stages), ("head", head));
         return new ModelSpec(model, [stem.parameters().ToArray(), stages.parameters().ToArray(), head.parameters().ToArray()]);
@@ -113,32 +113,5 @@ public static class ModelZoo
         public Reshape(long c, long h, long w) : base(nameof(Reshape)) => _shape = [-1, c, h, w];
 
         public override Tensor forward(Tensor input) => input.reshape(_shape);
-    }
-
-    /// <summary>ResNet basic block: two 3×3 conv + BN, identity or 1×1 projection shortcut.</summary>
-    private sealed class BasicBlock : Module<Tensor, Tensor>
-    {
-        private readonly Module<Tensor, Tensor> conv1, bn1, conv2, bn2;
-        private readonly Module<Tensor, Tensor>? shortcut;
-
-        public BasicBlock(long inC, long outC, long stride) : base(nameof(BasicBlock))
-        {
-            conv1 = Conv2d(inC, outC, 3, stride: stride, padding: 1, bias: false);
-            bn1 = BatchNorm2d(outC);
-            conv2 = Conv2d(outC, outC, 3, padding: 1, bias: false);
-            bn2 = BatchNorm2d(outC);
-            if (stride != 1 || inC != outC)
-                shortcut = Sequential(Conv2d(inC, outC, 1, stride: stride, bias: false), BatchNorm2d(outC));
-            RegisterComponents();
-        }
-
-        public override Tensor forward(Tensor input)
-        {
-            using var scope = NewDisposeScope();
-            var y = functional.relu(bn1.forward(conv1.forward(input)));
-            y = bn2.forward(conv2.forward(y));
-            var s = shortcut is null ? input : shortcut.forward(input);
-            return functional.relu(y + s).MoveToOuterDisposeScope();
-        }
     }
 }

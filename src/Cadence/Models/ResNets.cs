@@ -101,39 +101,42 @@ public sealed class TorchVisionResNet : Module<Tensor, Tensor>
     private static Sequential Stage(int inPlanes, int planes, int blocks, int stride)
     {
         var stage = Sequential();
-        stage.append(new BasicBlock(inPlanes, planes, stride));
-        for (int i = 1; i < blocks; i++) stage.append(new BasicBlock(planes, planes, 1));
+        stage.append(new ResNetBasicBlock(inPlanes, planes, stride));
+        for (int i = 1; i < blocks; i++) stage.append(new ResNetBasicBlock(planes, planes, 1));
         return stage;
     }
+}
 
-    /// <summary>torchvision's <c>BasicBlock</c>: two 3×3 convolutions with BatchNorm, identity or 1×1 projection shortcut.</summary>
-    private sealed class BasicBlock : Module<Tensor, Tensor>
-    {
+/// <summary>
+/// torchvision's <c>BasicBlock</c>: two 3×3 convolutions with BatchNorm, identity or 1×1 projection shortcut. Also the
+/// block of <see cref="ModelZoo.ResNet"/>, whose state dict therefore uses torchvision's names too.
+/// </summary>
+internal sealed class ResNetBasicBlock : Module<Tensor, Tensor>
+{
 #pragma warning disable IDE1006, SA1306
-        private readonly Conv2d conv1;
-        private readonly BatchNorm2d bn1;
-        private readonly Conv2d conv2;
-        private readonly BatchNorm2d bn2;
-        private readonly Sequential? downsample;
+    private readonly Conv2d conv1;
+    private readonly BatchNorm2d bn1;
+    private readonly Conv2d conv2;
+    private readonly BatchNorm2d bn2;
+    private readonly Sequential? downsample;
 #pragma warning restore IDE1006, SA1306
 
-        public BasicBlock(int inPlanes, int planes, int stride) : base(nameof(BasicBlock))
-        {
-            conv1 = Conv2d(inPlanes, planes, 3, stride: stride, padding: 1, bias: false);
-            bn1 = BatchNorm2d(planes);
-            conv2 = Conv2d(planes, planes, 3, padding: 1, bias: false);
-            bn2 = BatchNorm2d(planes);
-            if (stride != 1 || inPlanes != planes) downsample = Sequential(Conv2d(inPlanes, planes, 1, stride: stride, bias: false), BatchNorm2d(planes));
-            RegisterComponents();
-        }
+    public ResNetBasicBlock(int inPlanes, int planes, int stride) : base("BasicBlock")
+    {
+        conv1 = Conv2d(inPlanes, planes, 3, stride: stride, padding: 1, bias: false);
+        bn1 = BatchNorm2d(planes);
+        conv2 = Conv2d(planes, planes, 3, padding: 1, bias: false);
+        bn2 = BatchNorm2d(planes);
+        if (stride != 1 || inPlanes != planes) downsample = Sequential(Conv2d(inPlanes, planes, 1, stride: stride, bias: false), BatchNorm2d(planes));
+        RegisterComponents();
+    }
 
-        public override Tensor forward(Tensor input)
-        {
-            using var scope = NewDisposeScope();
-            var y = functional.relu(bn1.forward(conv1.forward(input)));
-            y = bn2.forward(conv2.forward(y));
-            var identity = downsample is null ? input : downsample.forward(input);
-            return functional.relu(y.add_(identity)).MoveToOuterDisposeScope();
-        }
+    public override Tensor forward(Tensor input)
+    {
+        using var scope = NewDisposeScope();
+        var y = functional.relu(bn1.forward(conv1.forward(input)));
+        y = bn2.forward(conv2.forward(y));
+        var identity = downsample is null ? input : downsample.forward(input);
+        return functional.relu(y.add_(identity)).MoveToOuterDisposeScope();
     }
 }

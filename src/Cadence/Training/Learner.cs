@@ -172,6 +172,19 @@ public sealed class Learner : IDisposable
     /// <summary>The optimizer (created on first use, one parameter group per layer group).</summary>
     public optim.Optimizer Optimizer => _optimizer ??= CreateOptimizer();
 
+    /// <summary>
+    /// Drops the optimizer and its state (momentum buffers, Adam's moments): the next step uses a new one (fastai's
+    /// <c>opt.clear_state()</c>, which its <c>freeze_to</c> calls). <see cref="FreezeTo"/> itself keeps the state, so a
+    /// checkpoint restored after it keeps its optimizer's.
+    /// </summary>
+    /// <exception cref="InvalidOperationException">Called while Fit is running.</exception>
+    public void ResetOptimizer()
+    {
+        if (_fitting) throw new InvalidOperationException("cannot reset the optimizer while Fit is running");
+        _optimizer?.Dispose();
+        (_optimizer, _writer) = (null, null);
+    }
+
     /// <summary>Reads and writes the optimizer's per-group hyper-parameters.</summary>
     public HyperParamWriter HyperParams => _writer ??= new HyperParamWriter(Optimizer, _optimizerFactory.Groups(LayerGroups));
 

@@ -159,12 +159,13 @@ public sealed record TrainingRecipe
     /// Builds the learner for <paramref name="train"/> and <paramref name="valid"/> (image datasets, [N, C, H, W] or
     /// [N, H, W]; any data for a zoo model without augmentation): the model (with training augmentation first and
     /// test-time augmentation around it, as set), the loss, the optimizer with its lr multipliers, the weight averaging callback; the loaders (owned by the learner's
-    /// <see cref="Learner.Data"/>) shuffle with <paramref name="seed"/> and carry <paramref name="classNames"/>. Seed
+    /// <see cref="Learner.Data"/>) shuffle with <paramref name="seed"/> and carry <paramref name="classNames"/>; the
+    /// learner reports <paramref name="metrics"/> (default: accuracy). Seed
     /// TorchSharp's generator before calling.
     /// </summary>
     /// <returns>The learner, its schedule and the epochs to pass to <see cref="Learner.Fit(Schedules.Schedule, int, CancellationToken)"/>.</returns>
     public (Learner Learner, Schedule Schedule, int Epochs) CreateLearner(InMemoryDataset train, InMemoryDataset valid, long seed = 0,
-        IEnumerable<Callback>? callbacks = null, IReadOnlyList<string>? classNames = null)
+        IEnumerable<Callback>? callbacks = null, IReadOnlyList<string>? classNames = null, IEnumerable<Metric>? metrics = null)
     {
         ArgumentNullException.ThrowIfNull(train);
         ArgumentNullException.ThrowIfNull(valid);
@@ -201,7 +202,7 @@ public sealed record TrainingRecipe
         if (AveragingDecay is { } decay) all.Add(new WeightAveraging(decay, AveragingEvery, AveragingMode));
         if (callbacks is not null) all.AddRange(callbacks);
         var data = new DataLoaders(new DataLoader(train, BatchSize, shuffle: true, seed: seed), new DataLoader(valid, ValidBatchSize), classNames);
-        var learner = new Learner(model, data, Losses.CrossEntropy(LabelSmoothing), optimizer, layerGroups: spec.LayerGroups, callbacks: all);
+        var learner = new Learner(model, data, Losses.CrossEntropy(LabelSmoothing), optimizer, metrics: metrics, layerGroups: spec.LayerGroups, callbacks: all);
         return (learner, CreateSchedule(data.Train.BatchCount), Epochs);
     }
 }

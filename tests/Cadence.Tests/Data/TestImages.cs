@@ -1,5 +1,5 @@
 using System.Buffers.Binary;
-using System.IO.Compression;
+using Cadence.TestSupport;
 using SkiaSharp;
 
 namespace Cadence.Tests.Data;
@@ -12,54 +12,7 @@ namespace Cadence.Tests.Data;
 internal static class TestImages
 {
     /// <summary>A PNG of colour type 0 (grey), 2 (RGB) or 6 (RGBA), 8 bits per sample, filter 0 on every row.</summary>
-    public static string Png(string path, int width, int height, int channels, byte[] hwc)
-    {
-        Assert.Equal(width * height * channels, hwc.Length);
-        byte colourType = channels switch { 1 => 0, 3 => 2, 4 => 6, _ => throw new ArgumentOutOfRangeException(nameof(channels)) };
-        var raw = new MemoryStream();
-        for (int y = 0; y < height; y++)
-        {
-            raw.WriteByte(0);
-            raw.Write(hwc, y * width * channels, width * channels);
-        }
-        var compressed = new MemoryStream();
-        using (var z = new ZLibStream(compressed, CompressionLevel.Optimal, leaveOpen: true)) z.Write(raw.ToArray());
-        var png = new MemoryStream();
-        png.Write([0x89, 0x50, 0x4E, 0x47, 0x0D, 0x0A, 0x1A, 0x0A]);
-        var ihdr = new byte[13];
-        BinaryPrimitives.WriteInt32BigEndian(ihdr, width);
-        BinaryPrimitives.WriteInt32BigEndian(ihdr.AsSpan(4), height);
-        ihdr[8] = 8;
-        ihdr[9] = colourType;
-        Chunk(png, "IHDR", ihdr);
-        Chunk(png, "IDAT", compressed.ToArray());
-        Chunk(png, "IEND", []);
-        Directory.CreateDirectory(Path.GetDirectoryName(path)!);
-        File.WriteAllBytes(path, png.ToArray());
-        return path;
-    }
-
-    private static void Chunk(Stream s, string type, byte[] data)
-    {
-        Span<byte> four = stackalloc byte[4];
-        BinaryPrimitives.WriteInt32BigEndian(four, data.Length);
-        s.Write(four);
-        var typed = System.Text.Encoding.ASCII.GetBytes(type).Concat(data).ToArray();
-        s.Write(typed);
-        BinaryPrimitives.WriteUInt32BigEndian(four, Crc32(typed));
-        s.Write(four);
-    }
-
-    private static uint Crc32(byte[] bytes)
-    {
-        uint crc = 0xFFFFFFFF;
-        foreach (byte b in bytes)
-        {
-            crc ^= b;
-            for (int k = 0; k < 8; k++) crc = (crc & 1) != 0 ? 0xEDB88320 ^ (crc >> 1) : crc >> 1;
-        }
-        return ~crc;
-    }
+    public static string Png(string path, int width, int height, int channels, byte[] hwc) => GeneratedData.Png(path, width, height, channels, hwc);
 
     /// <summary>A 24-bit bottom-up BMP (BGR, rows padded to 4 bytes) from RGB pixels.</summary>
     public static string Bmp(string path, int width, int height, byte[] rgb)

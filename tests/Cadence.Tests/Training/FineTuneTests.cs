@@ -81,6 +81,48 @@ public sealed class FineTuneTests
         Assert.True(learn.LayerGroups.SelectMany(g => g).All(p => p.requires_grad));
     }
 
+    /// <summary>Before every step: how many parameters have an SGD momentum buffer.</summary>
+    private sealed class Buffers : Callback
+    {
+        public readonly List<int> Counts = [];
+
+        public override void BeforeStep(Learner learner) =>
+            Counts.Add(((OptimizerHelper)learner.Optimizer).state_dict().State.OfType<SGD.State>().Count(s => s.momentum_buffer is not null));
+    }
+
+    [Fact]
+    public void Each_phase_starts_with_a_new_optimizer_state_as_fastai_s_freeze_and_unfreeze_clear_it()
+    {
+        var (learn, _, _) = Make();
+        using var _learn = learn;
+        var buffers = new Buffers();
+        learn.Add(buffers);
+        learn.FineTune(epochs: 1);
+        int batches = (int)learn.Data.Train.BatchCount;
+        Assert.Equal(2 * batches, buffers.Counts.Count);
+        // Frozen: the head (l2) and the frozen groups' BatchNorm (bn0, bn1) train, two tensors each.
+        Assert.Equal([0, .. Enumerable.Repeat(6, batches - 1)], buffers.Counts.Take(batches));
+        // Unfrozen: no buffer is carried over from the frozen phase; then all ten tensors have one.
+        Assert.Equal([0, .. Enumerable.Repeat(10, batches - 1)], buffers.Counts.Skip(batches));
+    }
+
+    [Fact]
+    public void The_optimizer_cannot_be_reset_while_fitting_and_a_reset_makes_a_new_one()
+    {
+        var (learn, _, _) = Make();
+        using var _learn = learn;
+        var first = learn.Optimizer;
+        learn.ResetOptimizer();
+        Assert.NotSame(first, learn.Optimizer);
+        learn.Add(new ResetInFit());
+        Assert.Throws<InvalidOperationException>(() => learn.Fit(0.01));
+    }
+
+    private sealed class ResetInFit : Callback
+    {
+        public override void BeforeStep(Learner learner) => learner.ResetOptimizer();
+    }
+
     [Fact]
     public void Without_train_bn_frozen_groups_stay_put_and_are_not_written()
     {
