@@ -88,20 +88,10 @@ def machine():
 
 
 def run_json(cmd, env=None, timeout=None):
-    """Runs one benchmark process; returns its last stdout line as JSON, or {'error': ...}."""
-    full_env = dict(os.environ)
-    full_env.update(env or {})
-    start = time.time()
-    try:
-        p = subprocess.run(cmd, capture_output=True, text=True, env=full_env, timeout=timeout)
-    except subprocess.TimeoutExpired:
-        return {"error": f"timed out after {timeout} s: {' '.join(cmd)}"}
-    lines = [line for line in p.stdout.splitlines() if line.startswith("{")]
-    if p.returncode != 0 or not lines:
-        tail = (p.stderr.strip().splitlines() or ["(no output)"])[-3:]
-        return {"error": f"exit {p.returncode}: {' '.join(cmd)}: {' | '.join(tail)}"}
-    result = json.loads(lines[-1])
-    result["wall_seconds"] = round(time.time() - start, 2)
+    """Runs one benchmark process; returns its last stdout line as JSON (with its wall_seconds), or {'error': ...}."""
+    result, wall = harness_fast.timed(cmd, env, timeout)
+    if "error" not in result:
+        result["wall_seconds"] = round(wall, 2)
     return result
 
 
@@ -514,7 +504,7 @@ def main():
 
     def do_fast():
         peer_env = cs["pytorch_openblas"][2] if "pytorch_openblas" in cs else {}
-        results["fast"] = harness_fast.fast(mode, CADENCE, PYTHON, PEER if "pytorch" in cs else None, peer_env, log)
+        results["fast"] = harness_fast.fast(mode, CADENCE, PYTHON, PEER if "pytorch" in cs else None, peer_env, log, reps=a.reps)
 
     what_fn = {"throughput": do_throughput, "floor": do_floor, "profile": do_profile, "memory": do_memory, "tta": do_tta,
                "anchor": do_anchor, "mkl": do_mkl, "fast": do_fast}

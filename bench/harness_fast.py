@@ -29,14 +29,14 @@ MODES = {
                   fast=dict(seeds=[0], subset=0.05, demo_epochs=1, peer_epochs=1, recipe_epochs=1)),
     "default": dict(anchor=dict(rounds=6, train_images={"mlp": 60000, "cnn": 5120}),
                     mkl=dict(reps=5, warmup=10, train_images={"mlp": 60000, "cnn": 10240}, eval_images=10000),
-                    fast=dict(seeds=[0, 1, 2], subset=None, demo_epochs=3, peer_epochs=4, recipe_epochs=None)),
+                    fast=dict(seeds=[0, 1, 2], subset=None, demo_epochs=3, peer_epochs=3, recipe_epochs=None)),
     "full": dict(anchor=dict(rounds=6, train_images={"mlp": 60000, "cnn": 20480}),
                  mkl=dict(reps=5, warmup=10, train_images={"mlp": 60000, "cnn": 60000}, eval_images=10000),
                  fast=dict(seeds=[0, 1, 2], subset=None, demo_epochs=3, peer_epochs=4, recipe_epochs=None)),
 }
 
 
-def _timed(cmd, env=None, timeout=None):
+def timed(cmd, env=None, timeout=None):
     """Runs a command; returns (its last JSON stdout line or {'error'}, wall seconds)."""
     full_env = dict(os.environ)
     full_env.update(env or {})
@@ -59,7 +59,7 @@ def anchor(mode, rawloop, log):
     cfg = MODES[mode]["anchor"]
     out = {"config": cfg}
     for model in ("mlp", "cnn"):
-        r, _ = _timed([rawloop, "--model", model, "--threads", "2", "--bs", "256", "--interleave", str(cfg["rounds"]),
+        r, _ = timed([rawloop, "--model", model, "--threads", "2", "--bs", "256", "--interleave", str(cfg["rounds"]),
                        "--train-images", str(cfg["train_images"][model]), "--warmup-batches", "10"], timeout=4 * 3600)
         out[model] = r
         if "error" in r:
@@ -95,7 +95,7 @@ def mkl(mode, trainbench, log):
                 args = [trainbench, "learner", "--model", model, "--threads", "2", "--bs", "256", "--seed", str(rep),
                         "--train-images", str(cfg["train_images"][model]), "--eval-images", str(cfg["eval_images"]),
                         "--warmup-batches", str(cfg["warmup"])]
-                r, wall = _timed(args, {"CADENCE_MKL_AMD": "1" if setting == "on" else "0"}, timeout=3600)
+                r, wall = timed(args, {"CADENCE_MKL_AMD": "1" if setting == "on" else "0"}, timeout=3600)
                 r.update(rep=rep, model=model, setting=setting, wall_seconds=round(wall, 2))
                 runs.append(r)
                 if "error" in r:
@@ -136,7 +136,7 @@ def mkl_binding(trainbench):
     log_dir = tempfile.mkdtemp(prefix="cadence-mkl-bindings-")
     try:
         env = {"CADENCE_MKL_AMD": "1", "LD_DEBUG": "bindings", "LD_DEBUG_OUTPUT": os.path.join(log_dir, "ld")}
-        r, _ = _timed([trainbench, "learner", "--model", "mlp", "--train-images", "512", "--eval-images", "256",
+        r, _ = timed([trainbench, "learner", "--model", "mlp", "--train-images", "512", "--eval-images", "256",
                        "--warmup-batches", "1", "--threads", "2"], env, timeout=600)
         lines = []
         for name in os.listdir(log_dir):
@@ -177,8 +177,10 @@ def cli_has_recipe(cadence):
         return False
 
 
-def fast(mode, cadence, python, peer, peer_env, log):
-    cfg = MODES[mode]["fast"]
+def fast(mode, cadence, python, peer, peer_env, log, reps=None):
+    cfg = dict(MODES[mode]["fast"])
+    if reps:   # --reps N: seeds 0 … N-1
+        cfg["seeds"] = list(range(reps))
     use_cli = cli_has_recipe(cadence)
     runs = []
     names = ["recipe", "demo", "pytorch"] if peer else ["recipe", "demo"]
@@ -192,7 +194,7 @@ def fast(mode, cadence, python, peer, peer_env, log):
                            "--max-lr", "0.1", "--warmup-batches", "0", "--eval-every-epoch", "--seed", str(seed), "--label", "pytorch_1cycle"]
                     if cfg["subset"]:
                         cmd += ["--train-images", str(int(60000 * cfg["subset"]))]
-                    r, wall = _timed(cmd, peer_env, timeout=4 * 3600)
+                    r, wall = timed(cmd, peer_env, timeout=4 * 3600)
                     if "error" not in r:
                         offset = wall - r["process_seconds"]
                         entry["accuracy"] = [e["accuracy"] for e in r["per_epoch"]]
@@ -204,7 +206,7 @@ def fast(mode, cadence, python, peer, peer_env, log):
                     cmd = [cadence, "fit", *extra, "--threads", "2", "--seed", str(seed), "--out", out, "--json"]
                     if cfg["subset"]:
                         cmd += ["--subset", str(cfg["subset"])]
-                    r, wall = _timed(cmd, timeout=4 * 3600)
+                    r, wall = timed(cmd, timeout=4 * 3600)
                     if "error" not in r:
                         with open(os.path.join(out, "history.json")) as f:
                             epochs = json.load(f)["epochs"]
@@ -221,7 +223,7 @@ def fast(mode, cadence, python, peer, peer_env, log):
                         cmd += ["--epochs", str(cfg["recipe_epochs"])]
                     if cfg["subset"]:
                         cmd += ["--train-images", str(int(60000 * cfg["subset"]))]
-                    r, wall = _timed(cmd, timeout=4 * 3600)
+                    r, wall = timed(cmd, timeout=4 * 3600)
                     if "error" not in r:
                         offset = wall - r["process_seconds"]
                         entry["accuracy"] = r["accuracy"]

@@ -212,7 +212,7 @@ public static class Recipes
 {
     /// <summary>
     /// <c>fast</c>: time to 91% test accuracy on Fashion-MNIST on a CPU (issue 17). Chosen by the search recorded in
-    /// bench/results/fast (see docs/guide.md, "The fast recipe").
+    /// bench/results/fast (see docs/fast-training.md).
     /// </summary>
     public static TrainingRecipe Fast { get; } = new()
     {
