@@ -434,6 +434,8 @@ def main():
     ap.add_argument("--stages", default="throughput,anchor,floor,profile,memory,tta,mkl,fast", help="comma-separated subset of stages")
     ap.add_argument("--docs", choices=["auto", "yes", "no"], default="auto", help="regenerate docs (auto: not in quick mode)")
     ap.add_argument("--docs-from", metavar="JSON", help="only regenerate docs from a results file")
+    ap.add_argument("--out", metavar="JSON", help="results file (default bench/results/training[-quick].json); with --docs no, "
+                    "a run of some stages leaves the published results alone")
     a = ap.parse_args()
 
     if a.docs_from:
@@ -525,10 +527,12 @@ def main():
     results["load_after"] = loadavg()
     results["elapsed_minutes"] = round((time.time() - started) / 60, 1)
     results["checks"] = checks(results) + harness_fast.anchor_checks(results.get("anchor", {})) + harness_fast.mkl_checks(results.get("mkl", {})) + harness_fast.fast_checks(results.get("fast", {}))
-    out = os.path.join(ROOT, "bench/results", "training-quick.json" if mode == "quick" else "training.json")
+    out = a.out or os.path.join(ROOT, "bench/results", "training-quick.json" if mode == "quick" else "training.json")
     write_atomic(out, json.dumps(results, indent=1) + "\n")
     log(f"bench: wrote {os.path.relpath(out, ROOT)} ({results['elapsed_minutes']} min)")
     print_report(results)
+    if "fast" in results:
+        print("\n".join(harness_fast.markdown({"fast": results["fast"]})))
     if a.docs == "yes" or (a.docs == "auto" and mode != "quick"):
         update_docs(results)
     return 0
