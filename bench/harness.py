@@ -18,6 +18,8 @@ import sys
 import tempfile
 import time
 
+import harness_fast
+
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 RID = "bin/Release/net10.0/linux-x64"
 TRAINBENCH = os.path.join(ROOT, "bench/TrainBench", RID, "TrainBench")
@@ -86,20 +88,10 @@ def machine():
 
 
 def run_json(cmd, env=None, timeout=None):
-    """Runs one benchmark process; returns its last stdout line as JSON, or {'error': ...}."""
-    full_env = dict(os.environ)
-    full_env.update(env or {})
-    start = time.time()
-    try:
-        p = subprocess.run(cmd, capture_output=True, text=True, env=full_env, timeout=timeout)
-    except subprocess.TimeoutExpired:
-        return {"error": f"timed out after {timeout} s: {' '.join(cmd)}"}
-    lines = [line for line in p.stdout.splitlines() if line.startswith("{")]
-    if p.returncode != 0 or not lines:
-        tail = (p.stderr.strip().splitlines() or ["(no output)"])[-3:]
-        return {"error": f"exit {p.returncode}: {' '.join(cmd)}: {' | '.join(tail)}"}
-    result = json.loads(lines[-1])
-    result["wall_seconds"] = round(time.time() - start, 2)
+    """Runs one benchmark process; returns its last stdout line as JSON (with its wall_seconds), or {'error': ...}."""
+    result, wall = harness_fast.timed(cmd, env, timeout)
+    if "error" not in result:
+        result["wall_seconds"] = round(wall, 2)
     return result
 
 
@@ -402,6 +394,7 @@ def markdown(results):
                 h = s[f"to_{target:.2f}"]
                 cells.append(f"{h['epochs']} / {h['seconds']} ({h['reached']}/{h['of']} seeds)" if h["reached"] else "not reached")
             lines.append(f"| {TTA_LABELS[policy]} | {s['epochs_run']} | {cells[0]} | {cells[1]} | {s['final_accuracy']:.4f} |")
+    lines += harness_fast.markdown(results)
     if results["skipped"]:
         lines += ["", "Skipped in this run: " + "; ".join(results["skipped"]) + "."]
     lines += ["", "Raw numbers: `bench/results/training.json`. Reproduce: `make bench` (`QUICK=1` plumbing check, `FULL=1` full epochs, "
@@ -438,9 +431,11 @@ def main():
     g.add_argument("--quick", action="store_true", help="plumbing check: tiny sizes, 1 repetition (≈ 5 min)")
     g.add_argument("--full", action="store_true", help="full CNN epochs, CNN memory, 3 seeds × 10 epochs of time to accuracy (hours)")
     ap.add_argument("--reps", type=int, help="override the number of repetitions")
-    ap.add_argument("--stages", default="throughput,floor,profile,memory,tta", help="comma-separated subset of stages")
+    ap.add_argument("--stages", default="throughput,anchor,floor,profile,memory,tta,mkl,fast", help="comma-separated subset of stages")
     ap.add_argument("--docs", choices=["auto", "yes", "no"], default="auto", help="regenerate docs (auto: not in quick mode)")
     ap.add_argument("--docs-from", metavar="JSON", help="only regenerate docs from a results file")
+    ap.add_argument("--out", metavar="JSON", help="results file (default bench/results/training[-quick].json); with --docs no, "
+                    "a run of some stages leaves the published results alone")
     a = ap.parse_args()
 
     if a.docs_from:
@@ -503,12 +498,26 @@ def main():
             results["skipped"].append(f"time to accuracy with 3 seeds and a 10-epoch budget (FULL=1; this run: "
                                       f"{len(cfg['tta']['seeds'])} seed, {cfg['tta']['budget']}-epoch budget)")
 
-    what_fn = {"throughput": do_throughput, "floor": do_floor, "profile": do_profile, "memory": do_memory, "tta": do_tta}
+    def do_anchor():
+        results["anchor"] = harness_fast.anchor(mode, RAWLOOP, log)
+
+    def do_mkl():
+        results["mkl"] = harness_fast.mkl(mode, TRAINBENCH, log)
+
+    def do_fast():
+        peer_env = cs["pytorch_openblas"][2] if "pytorch_openblas" in cs else {}
+        results["fast"] = harness_fast.fast(mode, CADENCE, PYTHON, PEER if "pytorch" in cs else None, peer_env, log, reps=a.reps)
+
+    what_fn = {"throughput": do_throughput, "floor": do_floor, "profile": do_profile, "memory": do_memory, "tta": do_tta,
+               "anchor": do_anchor, "mkl": do_mkl, "fast": do_fast}
     stage("throughput", f"throughput, {cfg['reps']} repetition(s) of {', '.join(cs)} on MLP and CNN")
+    stage("anchor", "raw loop vs Learner in one process, epochs alternating")
     stage("floor", "compute floor (FLOPs from the architecture; sgemm and per-layer rates)")
     stage("profile", "phase profile of the Learner")
     stage("memory", "RSS over epochs (Learner)")
     stage("tta", "time to 90% / 91% test accuracy (CNN, cadence fit)")
+    stage("mkl", "MKL override on AMD: Learner throughput with it off and on, numerics, binding")
+    stage("fast", "time to 91%: the fast recipe, the demo and the PyTorch 1cycle CNN")
     if mode != "full":
         results["skipped"].append("full CNN epochs in the throughput stage (FULL=1; this run times "
                                   f"{cfg['train_images']['cnn']:,} images per CNN run)")
@@ -517,11 +526,13 @@ def main():
             log(f"bench: {name}: {r['error']}")
     results["load_after"] = loadavg()
     results["elapsed_minutes"] = round((time.time() - started) / 60, 1)
-    results["checks"] = checks(results)
-    out = os.path.join(ROOT, "bench/results", "training-quick.json" if mode == "quick" else "training.json")
+    results["checks"] = checks(results) + harness_fast.anchor_checks(results.get("anchor", {})) + harness_fast.mkl_checks(results.get("mkl", {})) + harness_fast.fast_checks(results.get("fast", {}))
+    out = a.out or os.path.join(ROOT, "bench/results", "training-quick.json" if mode == "quick" else "training.json")
     write_atomic(out, json.dumps(results, indent=1) + "\n")
     log(f"bench: wrote {os.path.relpath(out, ROOT)} ({results['elapsed_minutes']} min)")
     print_report(results)
+    if "fast" in results:
+        print("\n".join(harness_fast.markdown({"fast": results["fast"]})))
     if a.docs == "yes" or (a.docs == "auto" and mode != "quick"):
         update_docs(results)
     return 0

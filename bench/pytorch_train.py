@@ -7,12 +7,15 @@ OneCycleLR(max_lr 0.1) stepped every batch, reshuffled every epoch from a seeded
 (as Cadence's Recorder and the raw loop do). Data loading and evaluation are outside the train time.
 Prints one JSON line; the BLAS that was really loaded is read from /proc/self/maps.
 """
+import time
+
+_STARTED = time.time()  # before importing torch: time to accuracy counts the import and the data load
+
 import argparse
 import ctypes
 import json
 import os
 import sys
-import time
 
 import numpy as np
 import torch
@@ -44,7 +47,17 @@ def blas():
     return {"name": name, "libraries": paths}
 
 
-def train(net, x, y, batches, epochs, bs, max_lr, gen, timed):
+def evaluate(net, x_test, y_test, bs):
+    net.eval()
+    correct = 0
+    with torch.no_grad():
+        for lo in range(0, x_test.shape[0], bs):
+            correct += (net(x_test[lo:lo + bs]).argmax(1) == y_test[lo:lo + bs]).sum().item()
+    net.train()
+    return correct / x_test.shape[0]
+
+
+def train(net, x, y, batches, epochs, bs, max_lr, gen, timed, after_epoch=None):
     opt = torch.optim.SGD(net.parameters(), lr=max_lr / 25, momentum=0.9)
     sched = torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=max_lr, total_steps=batches * epochs) if timed else None
     n = x.shape[0]
@@ -68,6 +81,8 @@ def train(net, x, y, batches, epochs, bs, max_lr, gen, timed):
         seconds.append(round(time.perf_counter() - start, 4))
         if not np.isfinite(loss_sum):
             raise SystemExit("training diverged")
+        if after_epoch is not None:
+            after_epoch()
     return seconds
 
 
@@ -84,6 +99,8 @@ def main():
     ap.add_argument("--max-lr", type=float, default=0.1)
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--label", default="pytorch")
+    ap.add_argument("--eval-every-epoch", action="store_true",
+                    help="time to accuracy: test accuracy after every epoch, with the seconds since the process started")
     a = ap.parse_args()
 
     torch.set_num_threads(a.threads)
@@ -100,14 +117,16 @@ def main():
 
     if a.warmup_batches:
         train(net, x_train, y_train, a.warmup_batches, 1, a.bs, a.max_lr, gen, timed=False)
-    seconds = train(net, x_train, y_train, batches, a.epochs, a.bs, a.max_lr, gen, timed=True)
+    per_epoch = []
+
+    def after_epoch():
+        per_epoch.append({"accuracy": round(evaluate(net, x_test, y_test, a.bs), 5), "since_start": round(time.time() - _STARTED, 3)})
+
+    seconds = train(net, x_train, y_train, batches, a.epochs, a.bs, a.max_lr, gen, timed=True,
+                    after_epoch=after_epoch if a.eval_every_epoch else None)
 
     start = time.perf_counter()
-    net.eval()
-    correct = 0
-    with torch.no_grad():
-        for lo in range(0, x_test.shape[0], a.bs):
-            correct += (net(x_test[lo:lo + a.bs]).argmax(1) == y_test[lo:lo + a.bs]).sum().item()
+    accuracy = per_epoch[-1]["accuracy"] if per_epoch else evaluate(net, x_test, y_test, a.bs)
     eval_seconds = time.perf_counter() - start
 
     print(json.dumps({
@@ -115,7 +134,8 @@ def main():
         "images_per_epoch": n, "epoch_train_seconds": seconds,
         "images_per_second": round(n * a.epochs / sum(seconds), 1),
         "eval_images": int(x_test.shape[0]), "eval_seconds": round(eval_seconds, 3),
-        "accuracy": round(correct / x_test.shape[0], 5), "threads": torch.get_num_threads(),
+        "accuracy": round(accuracy, 5), "threads": torch.get_num_threads(),
+        "per_epoch": per_epoch, "process_seconds": round(time.time() - _STARTED, 3),
         "torch": torch.__version__, "blas": blas(),
         "openblas_coretype": os.environ.get("OPENBLAS_CORETYPE"), "omp_wait_policy": os.environ.get("OMP_WAIT_POLICY"),
     }))

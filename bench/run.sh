@@ -24,7 +24,7 @@ if [ ! -x /usr/bin/python3 ]; then
   echo "bench: training benchmarks need /usr/bin/python3 (the harness and the PyTorch peer); skipped" >&2
   exit 1
 fi
-for p in bench/TrainBench/TrainBench.csproj bench/RawLoop/RawLoop.csproj; do
+for p in bench/TrainBench/TrainBench.csproj bench/RawLoop/RawLoop.csproj bench/FastSearch/FastSearch.csproj; do
   dotnet build "$p" -c Release -nologo -clp:ErrorsOnly
 done
 /usr/bin/python3 bench/harness.py $mode "$@"

@@ -1,16 +1,19 @@
-// The raw loop: Fashion-MNIST training written by hand on TorchSharp, the baseline of the Learner benchmark.
-// Nothing of Cadence's training code is used: the loop, the SGD set-up and the one-cycle arithmetic (PyTorch's
-// OneCycleLR with its defaults: cosine phases, pct_start 0.3, div 25, final_div 1e4, momentum 0.95 → 0.85 → 0.95)
-// are below. Cadence.Core supplies only ModelZoo (same modules as the Learner's) and IdxImages (same tensors).
-// Prints one JSON line; see bench/README.md.
+// The raw loop: Fashion-MNIST training written by hand on TorchSharp (RawTrainer.cs), the baseline of the Learner
+// benchmark. Cadence.Core supplies only ModelZoo (same modules as the Learner's), IdxImages (same tensors) and
+// TorchRuntime.Configure (same process settings). Prints one JSON line; see bench/README.md.
+//
+// --interleave N: the anchor check in one process. The raw loop and the Learner train identical copies of the model
+// on the same data tensors, one epoch each in turn for N rounds (alternating who goes first), so both see the same
+// machine; reports wall time and process CPU time of every epoch. Separate processes minutes apart on a busy machine
+// measure the machine: see docs/benchmarks.md, "The raw-loop anchor".
 using System.Diagnostics;
-using System.Globalization;
 using System.Text.Json;
 using Cadence.Bench.Training;
 using Cadence.Data;
 using Cadence.Models;
+using Cadence.Schedules;
+using Cadence.Training;
 using TorchSharp;
-using TorchSharp.Modules;
 using static TorchSharp.torch;
 
 var o = BenchArgs.Parse(args);
@@ -18,106 +21,103 @@ var o = BenchArgs.Parse(args);
 // process configuration, not training code.
 Cadence.TorchRuntime.Configure(seed: o.Seed, threads: o.Threads);
 
-var (trainAll, valid) = IdxImages.Load(o.Data);
-using var validSet = valid;
-var xTrain = trainAll.Features.slice(0, 0, Math.Min(trainAll.Count, o.TrainImages), 1).clone().DetachFromDisposeScope();
-var yTrain = trainAll.Labels.slice(0, 0, Math.Min(trainAll.Count, o.TrainImages), 1).clone().DetachFromDisposeScope();
-trainAll.Dispose();
-long n = yTrain.shape[0];
-long batches = (n + o.BatchSize - 1) / o.BatchSize;
-
-var model = ModelZoo.Create(o.Model, [1, 28, 28], 10).Model;
-using var gen = new Generator((ulong)o.Seed);
-
-// Warm-up (untimed): tiered JIT and the native allocator settle; constant lr.
-Train(o.WarmupBatches, 1, timed: false);
-
-var epochSeconds = Train(batches, o.Epochs, timed: true);
-var clock = Stopwatch.StartNew();
-double accuracy = Evaluate(o.EvalImages);
-double evalSeconds = clock.Elapsed.TotalSeconds;
-double trainSeconds = epochSeconds.Sum();
-var result = new Dictionary<string, object>
+var (train, valid) = IdxImages.Load(o.Data);
+if (o.TrainImages < train.Count)
 {
-    ["contender"] = "raw",
-    ["model"] = o.Model,
-    ["epochs"] = o.Epochs,
-    ["batches_per_epoch"] = batches,
-    ["images_per_epoch"] = n,
-    ["epoch_train_seconds"] = epochSeconds,
-    ["images_per_second"] = Math.Round(n * o.Epochs / trainSeconds, 1),
-    ["eval_images"] = Math.Min(o.EvalImages, validSet.Count),
-    ["eval_seconds"] = Math.Round(evalSeconds, 3),
-    ["accuracy"] = Math.Round(accuracy, 5),
-    ["threads"] = torch.get_num_threads(),
-};
+    var part = new InMemoryDataset(train.Features.narrow(0, 0, o.TrainImages).clone(), train.Labels.narrow(0, 0, o.TrainImages).clone(), train.Classes);
+    train.Dispose();
+    train = part;
+}
+using var trainSet = train;
+using var validSet = valid;
+var result = o.Interleave > 0 ? Interleaved() : Single();
 Console.WriteLine(JsonSerializer.Serialize(result));
 return 0;
 
-double[] Train(long batchesPerEpoch, int epochs, bool timed)
+Dictionary<string, object> Single()
 {
-    // One SGD group with all parameters, momentum 0.9 (the one-cycle below overwrites lr and momentum every step).
-    using var opt = optim.SGD(model.parameters(), o.MaxLr / 25, momentum: 0.9);
-    var options = (SGD.Options)opt.ParamGroups.Cast<ParamGroup>().Single().Options;
-    long total = batchesPerEpoch * epochs, step = 0;
-    var seconds = new double[epochs];
-    model.train();
-    for (int epoch = 0; epoch < epochs; epoch++)
+    var model = ModelZoo.Create(o.Model, [1, 28, 28], 10).Model;
+    using var raw = new RawTrainer(model, trainSet.Features, trainSet.Labels, o.BatchSize, o.MaxLr, (ulong)o.Seed);
+    // Warm-up (untimed): tiered JIT and the native allocator settle; constant lr.
+    raw.Train(o.WarmupBatches, 1, timed: false);
+    var epochSeconds = raw.Train(raw.Batches, o.Epochs, timed: true);
+    double cpuSeconds = raw.CpuSeconds;
+    var clock = Stopwatch.StartNew();
+    double accuracy = raw.Evaluate(validSet.Features, validSet.Labels, o.EvalImages);
+    return new Dictionary<string, object>
     {
-        var clock = Stopwatch.StartNew();
-        using var order = randperm(n, generator: gen);
-        double lossSum = 0;
-        for (long b = 0; b < batchesPerEpoch; b++)
-        {
-            using var scope = NewDisposeScope();
-            long start = b * o.BatchSize % n, end = Math.Min(start + o.BatchSize, n);
-            var idx = order.slice(0, start, end, 1);
-            var x = xTrain.index_select(0, idx);
-            var y = yTrain.index_select(0, idx);
-            var loss = nn.functional.cross_entropy(model.forward(x), y);
-            lossSum += loss.item<float>();
-            opt.zero_grad();
-            loss.backward();
-            if (timed) (options.LearningRate, options.momentum) = OneCycle(step, total, o.MaxLr);
-            else (options.LearningRate, options.momentum) = (o.MaxLr / 25, 0.95);
-            opt.step();
-            step++;
-        }
-        seconds[epoch] = Math.Round(clock.Elapsed.TotalSeconds, 4);
-        if (!double.IsFinite(lossSum)) throw new InvalidOperationException($"training diverged in epoch {epoch + 1}");
-    }
-    return seconds;
+        ["contender"] = "raw",
+        ["model"] = o.Model,
+        ["epochs"] = o.Epochs,
+        ["batches_per_epoch"] = raw.Batches,
+        ["images_per_epoch"] = raw.Images,
+        ["epoch_train_seconds"] = epochSeconds,
+        ["train_cpu_seconds"] = Math.Round(cpuSeconds, 3),
+        ["images_per_second"] = Math.Round(raw.Images * o.Epochs / epochSeconds.Sum(), 1),
+        ["eval_images"] = Math.Min(o.EvalImages, validSet.Count),
+        ["eval_seconds"] = Math.Round(clock.Elapsed.TotalSeconds, 3),
+        ["accuracy"] = Math.Round(accuracy, 5),
+        ["threads"] = get_num_threads(),
+    };
 }
 
-double Evaluate(long limit)
+Dictionary<string, object> Interleaved()
 {
-    model.eval();
-    long count = Math.Min(limit, validSet.Count), correct = 0;
-    using (no_grad())
+    manual_seed(o.Seed);
+    var rawModel = ModelZoo.Create(o.Model, [1, 28, 28], 10).Model;
+    manual_seed(o.Seed);
+    var spec = ModelZoo.Create(o.Model, [1, 28, 28], 10);
+    using var raw = new RawTrainer(rawModel, trainSet.Features, trainSet.Labels, o.BatchSize, o.MaxLr, (ulong)o.Seed);
+    // The Learner's loaders read the same tensors (DataLoaders would dispose them: not disposed here).
+    var data = new DataLoaders(new Cadence.Data.DataLoader(trainSet, o.BatchSize, shuffle: true, seed: o.Seed),
+        new Cadence.Data.DataLoader(validSet, o.BatchSize));
+    var timer = new EpochClock();
+    using var learn = new Learner(spec.Model, data, optimizer: OptimizerFactory.Sgd(0.9), layerGroups: spec.LayerGroups, callbacks: [timer]);
+    raw.Train(o.WarmupBatches, 1, timed: false);
+    learn.Fit(Torch.Constant([o.MaxLr / 25]), 1);   // warm-up: one epoch, then the rounds
+    var seconds = new Dictionary<string, List<double>> { ["raw"] = [], ["learner"] = [] };
+    var cpu = new Dictionary<string, List<double>> { ["raw"] = [], ["learner"] = [] };
+    for (int round = 0; round < o.Interleave; round++)
     {
-        for (long start = 0; start < count; start += o.BatchSize)
+        foreach (var who in round % 2 == 0 ? new[] { "raw", "learner" } : ["learner", "raw"])
         {
-            using var scope = NewDisposeScope();
-            long end = Math.Min(start + o.BatchSize, count);
-            var output = model.forward(validSet.Features.slice(0, start, end, 1));
-            correct += output.argmax(1).eq(validSet.Labels.slice(0, start, end, 1)).sum().item<long>();
+            if (who == "raw")
+            {
+                seconds["raw"].Add(raw.Train(raw.Batches, 1, timed: true)[0]);
+                cpu["raw"].Add(Math.Round(raw.CpuSeconds, 3));
+            }
+            else
+            {
+                learn.Fit(Torch.OneCycle([o.MaxLr], learn.Data.Train.BatchCount), 1);
+                seconds["learner"].Add(Math.Round(timer.Wall, 4));
+                cpu["learner"].Add(Math.Round(timer.Cpu, 3));
+            }
         }
     }
-    model.train();
-    return (double)correct / count;
+    static double Median(List<double> v) => v.Order().ElementAt(v.Count / 2) / 2 + v.Order().ElementAt((v.Count - 1) / 2) / 2;
+    return new Dictionary<string, object>
+    {
+        ["contender"] = "interleaved",
+        ["model"] = o.Model,
+        ["rounds"] = o.Interleave,
+        ["images_per_epoch"] = raw.Images,
+        ["epoch_seconds"] = seconds,
+        ["epoch_cpu_seconds"] = cpu,
+        ["raw_images_per_second"] = Math.Round(raw.Images / Median(seconds["raw"]), 1),
+        ["learner_images_per_second"] = Math.Round(raw.Images / Median(seconds["learner"]), 1),
+        ["learner_over_raw_cpu"] = Math.Round(Median(cpu["learner"]) / Median(cpu["raw"]), 3),
+        ["threads"] = get_num_threads(),
+    };
 }
 
-// PyTorch's OneCycleLR (two cosine phases) at step t of T: (lr, momentum).
-static (double Lr, double Momentum) OneCycle(long t, long total, double maxLr)
+/// <summary>Wall and process CPU time of the Learner's training phase (BeforeEpoch → BeforeValidate).</summary>
+internal sealed class EpochClock : Callback
 {
-    double initial = maxLr / 25, min = initial / 1e4;
-    double peak = 0.3 * total - 1, end = total - 1;
-    static double Cos(double a, double b, double pct) => b + (a - b) / 2 * (Math.Cos(Math.PI * pct) + 1);
-    if (t <= peak)
-    {
-        double pct = peak <= 0 ? 1 : t / peak;
-        return (Cos(initial, maxLr, pct), Cos(0.95, 0.85, pct));
-    }
-    double p2 = end - peak <= 0 ? 1 : (t - peak) / (end - peak);
-    return (Cos(maxLr, min, p2), Cos(0.85, 0.95, p2));
+    private readonly Stopwatch _clock = new();
+    private TimeSpan _cpu;
+    public double Wall { get; private set; }
+    public double Cpu { get; private set; }
+    public override void BeforeEpoch(Learner learner) { _cpu = Process.GetCurrentProcess().TotalProcessorTime; _clock.Restart(); }
+    public override void BeforeValidate(Learner learner) =>
+        (Wall, Cpu) = (_clock.Elapsed.TotalSeconds, (Process.GetCurrentProcess().TotalProcessorTime - _cpu).TotalSeconds);
 }

@@ -17,6 +17,8 @@ internal sealed record BenchArgs
     public double MaxLr { get; private set; } = 0.1;
     public long Seed { get; private set; }
     public bool Profile { get; private set; }
+    /// <summary>RawLoop: rounds of the in-process raw/Learner alternation (0: the plain raw loop).</summary>
+    public int Interleave { get; private set; }
     /// <summary>floor: size of the square sgemm and repetitions of every timing.</summary>
     public int GemmSize { get; private set; } = 2048;
     public int Repeats { get; private set; } = 5;
@@ -51,6 +53,7 @@ internal sealed record BenchArgs
                 case "--max-lr": o.MaxLr = double.Parse(Next(), CultureInfo.InvariantCulture); break;
                 case "--seed": o.Seed = Int(0); break;
                 case "--profile": o.Profile = true; break;
+                case "--interleave": o.Interleave = (int)Int(0); break;
                 case "--gemm": o.GemmSize = (int)Int(16); break;
                 case "--repeats": o.Repeats = (int)Int(1); break;
                 default: throw new ArgumentException($"unknown option '{name}'");

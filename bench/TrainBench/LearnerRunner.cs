@@ -41,11 +41,16 @@ internal static class LearnerRunner
             ["batches_per_epoch"] = batches,
             ["images_per_epoch"] = images,
             ["epoch_train_seconds"] = timer.Train.Select(s => Math.Round(s, 4)).ToArray(),
+            ["train_cpu_seconds"] = Math.Round(timer.TrainCpu, 3),
             ["images_per_second"] = Math.Round(images * fit.Epochs / timer.Train.Sum(), 1),
             ["eval_images"] = data.Valid.Dataset.Count,
             ["eval_seconds"] = Math.Round(timer.Valid.Last(), 3),
             ["accuracy"] = Math.Round(fit.Metrics["accuracy"], 5),
+            ["train_loss"] = fit.TrainLoss,
+            ["valid_loss"] = fit.ValidLoss,
             ["threads"] = get_num_threads(),
+            ["mkl_override"] = Cadence.TorchRuntime.MklStatus?.Applied ?? false,
+            ["mkl"] = Cadence.TorchRuntime.MklStatus?.Note ?? "",
         };
         if (marks is not null) result["profile"] = marks.Summary(DataMillisecondsPerBatch(data.Train));
         return result;
@@ -111,10 +116,18 @@ internal static class LearnerRunner
     private sealed class EpochTimer : Callback
     {
         private readonly Stopwatch _clock = new();
+        private TimeSpan _cpu;
         public List<double> Train { get; } = [];
         public List<double> Valid { get; } = [];
-        public override void BeforeEpoch(Learner learner) => _clock.Restart();
-        public override void BeforeValidate(Learner learner) { Train.Add(_clock.Elapsed.TotalSeconds); _clock.Restart(); }
+        /// <summary>Process CPU time (all threads) of the training phases: unlike wall time, it hardly moves with other load.</summary>
+        public double TrainCpu { get; private set; }
+        public override void BeforeEpoch(Learner learner) { _cpu = Process.GetCurrentProcess().TotalProcessorTime; _clock.Restart(); }
+        public override void BeforeValidate(Learner learner)
+        {
+            Train.Add(_clock.Elapsed.TotalSeconds);
+            TrainCpu += (Process.GetCurrentProcess().TotalProcessorTime - _cpu).TotalSeconds;
+            _clock.Restart();
+        }
         public override void AfterValidate(Learner learner) => Valid.Add(_clock.Elapsed.TotalSeconds);
     }
 

@@ -26,6 +26,7 @@ public static partial class TorchRuntime
     {
         if (threads is < 1) throw new ArgumentOutOfRangeException(nameof(threads), threads, "must be ≥ 1");
         SetNativeEnvironment();
+        ApplyMklOverride();   // before libtorch loads: see TorchRuntime.Mkl.cs
         LoadLibTorch(device ?? ComputeDevice.Auto);
         ApplyTorchSettings(seed, threads);
     }

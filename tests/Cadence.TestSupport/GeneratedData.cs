@@ -33,6 +33,35 @@ public static class GeneratedData
     }
 
     /// <summary>
+    /// Two classes of 16×16 grey images as the four uncompressed Fashion-MNIST IDX files in <paramref name="directory"/>
+    /// (for <c>--data idx DIR</c>): class c is a bright band of 8 rows at height 8c (<see cref="Band"/>); 64 training
+    /// and 32 test images. Returns the folder.
+    /// </summary>
+    public static string TwoClassImages(string directory)
+    {
+        var rng = new Random(7);
+        void Write(string prefix, int count)
+        {
+            var labels = Enumerable.Range(0, count).Select(n => (byte)(n % 2)).ToArray();
+            byte[] pixels = [.. labels.SelectMany(c => Band(16, 8 * c, 8, rng))];
+            File.WriteAllBytes(Path.Combine(directory, $"{prefix}-images-idx3-ubyte"), Idx([count, 16, 16], pixels));
+            File.WriteAllBytes(Path.Combine(directory, $"{prefix}-labels-idx1-ubyte"), Idx([count], labels));
+        }
+        Write("train", 64);
+        Write("t10k", 32);
+        return directory;
+    }
+
+    /// <summary>An IDX file of unsigned bytes: magic 0x08 and the dimension count, the dimensions big-endian, the data.</summary>
+    private static byte[] Idx(int[] dims, byte[] data)
+    {
+        var bytes = new List<byte> { 0, 0, 0x08, (byte)dims.Length };
+        foreach (int d in dims) bytes.AddRange([(byte)(d >> 24), (byte)(d >> 16), (byte)(d >> 8), (byte)d]);
+        bytes.AddRange(data);
+        return [.. bytes];
+    }
+
+    /// <summary>
     /// An image folder (fastai's layout, <c>DIR/train/&lt;class&gt;/</c> and <c>DIR/valid/&lt;class&gt;/</c>) of grey
     /// <paramref name="size"/>×<paramref name="size"/> PNGs a small CNN learns in a few epochs: class c is a bright
     /// horizontal band at a height of its own, on seeded noise. Returns the folder.

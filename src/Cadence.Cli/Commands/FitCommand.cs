@@ -9,7 +9,7 @@ using Spectre.Console;
 
 namespace Cadence.Cli.Commands;
 
-internal sealed class FitSettings : FittingSettings, IPolicySettings
+internal sealed partial class FitSettings : FittingSettings, IPolicySettings
 {
     [CommandOption("--epochs <N>"), Whole(1, 100_000, "Epochs to train (default: the schedule's own length; with the fit options and no --cycle-len, epochs at a constant lr)")]
     public long? Epochs { get; set; }
@@ -56,8 +56,10 @@ internal sealed class FitSettings : FittingSettings, IPolicySettings
     {
         if (Resume is not null) return;   // the options are the checkpoint's (FitResume compares them)
         if (FineTune is not null && Schedule is not null) throw new UsageException("--schedule", "give --fine-tune EPOCHS or --schedule POLICY, not both (fine-tune has its own schedule)");
-        var spec = FineTune is not null ? PolicyChoice.FineTuneSpec : PolicyChoice.Find(Schedule ?? "fit", "--schedule");
+        var recipeSchedule = RecipeSchedule();   // --recipe without --schedule: the recipe's one-cycle, options given laid over it
+        var spec = FineTune is not null ? PolicyChoice.FineTuneSpec : PolicyChoice.Find(recipeSchedule is null ? Schedule ?? "fit" : "one-cycle", "--schedule");
         var options = PolicyChoice.FromRemaining(remaining, spec, command, training: true);
+        if (recipeSchedule is not null) options = new(recipeSchedule.Concat(options).GroupBy(kv => kv.Key).Select(g => g.Last()));
         Policy = new PolicyChoice(spec.Name, spec.Name, spec.Name, options);
     }
 
@@ -67,6 +69,7 @@ internal sealed class FitSettings : FittingSettings, IPolicySettings
         if (Overwrite && Resume is not null) check.Fail("--overwrite", "replaces a run and --resume continues one: give one of them");
         if (Resume is not null) return;
         if (Overwrite && Out is null) check.Fail("--overwrite", "needs --out DIR (the run to replace)");
+        CheckTechniques(check);
         Policy.CheckText(check);
         ChartsNeedAFolder(check, "fit draws lr, loss and metrics charts");
         foreach (var (given, name) in new[] { (CheckpointEvery is not null, "--checkpoint-every"), (CycleSaveName is not null, "--cycle-save-name"), (BestSaveName is not null, "--best-save-name") })
@@ -95,6 +98,7 @@ internal sealed class FitCommand(Io io) : CadenceCommand<FitSettings>(io)
     protected override int Run(CommandContext context, FitSettings s, CancellationToken ct)
     {
         if (s.Resume is not null) return FitResume.Rerun(s.Resume, context.Arguments, Io, ct);
+        s.BatchSizeGiven = context.Arguments.Contains("--bs");
         // The rerun of a saved command line: FitResume holds the run open (and locked) and says where it resumes.
         if (Io.ResumedRun is { } resumed) return Train(s, resumed, resumed.ResumeFrom!.Checkpoint.Configuration!, ct);
         // --out is opened (locked, refused when it holds a run, the old run moved aside with --overwrite) before any data is loaded.
@@ -111,12 +115,15 @@ internal sealed class FitCommand(Io io) : CadenceCommand<FitSettings>(io)
         string? metricsCsv = s.Out is null ? null : Path.Combine(s.Out, "metrics.csv");
         if (s.Out is not null && s.FineTune is null) callbacks.Add(new CsvLogger(metricsCsv!));   // a fine-tune's two fits: FineTuneRun writes it
         if (s.TensorBoard is not null) callbacks.Add(new TensorBoardLogger(s.TensorBoard));
-        using var run = TrainingRun.Create(s, loaded, s.SeedValue, callbacks, ownsData: true, log);
+        var recipe = s.RecipeFor(loaded.Train);
+        if (recipe is not null)
+            foreach (var line in s.Header(recipe)) table.WriteLine(line);
+        using var run = TrainingRun.Create(s, loaded, s.SeedValue, callbacks, ownsData: true, log, recipe);
         var learn = run.Learner;
         var policy = run.ResolveAuto(s.Policy, Io.Err, "fit", ct);
         var plan = s.FineTune is { } fineTune ? run.FineTunePlan(policy, (int)fineTune) : null;
         var (schedule, epochs) = plan is not null ? (plan.AsSchedule(), plan.FreezeEpochs + plan.Epochs)
-            : run.Plan(policy, (int?)s.Epochs, policy.Policy == "fit" ? "--lr" : "--schedule");
+            : run.Plan(policy, s.EpochsToTrain, policy.Policy == "fit" ? "--lr" : "--schedule");
         s.Announce(Io.Err, "fit");
         CheckpointCallback? checkpoints = null;
         FineTuneRun? phases = null;
@@ -163,7 +170,8 @@ internal sealed class FitCommand(Io io) : CadenceCommand<FitSettings>(io)
                 Io.Err.WriteLine(checkpoints.LastRolling is { } good ? $"cadence fit: the last good checkpoint is {good}" : "cadence fit: no checkpoint was written before the stop");
         }
         var history = phases?.History(learn) ?? TrainingHistory.From(learn.Recorder);
-        double images = Math.Min((double)result.Iterations * s.BatchSize, (double)result.Epochs * loaded.Train.Count);
+        // An iteration is an optimizer step: --accumulate batches of the run's batch size (the recipe's, unless --bs).
+        double images = Math.Min((double)result.Iterations * run.Data.Train.BatchSize * learn.AccumulationSteps, (double)result.Epochs * loaded.Train.Count);
         double Metric(string name) => result.Metrics.TryGetValue(name, out var v) ? v : double.NaN;
         string summary = Json.Serialize(new FitJson(result.Epochs, result.Iterations, result.TrainLoss, result.ValidLoss,
             Metric("accuracy"), Metric("error_rate"), Math.Round(seconds, 3), Math.Round(images / seconds, 1), learn.Device.ToString(),

@@ -52,13 +52,21 @@ internal sealed class TrainingRun : IDisposable
     /// Seeds torch, sets its deterministic mode (<c>--deterministic</c>), builds loaders, the model (with <c>--weights</c>)
     /// and the learner (metrics accuracy and error_rate; <c>--aug</c>'s augmentation, seeded) on the chosen device
     /// (<see cref="TrainingSettings.Selection"/>). With <paramref name="ownsData"/> the datasets are disposed with the run;
-    /// otherwise they outlive it (an experiment loads its data once for every run).
+    /// otherwise they outlive it (an experiment loads its data once for every run). With a <paramref name="recipe"/>
+    /// (<c>fit --recipe</c>, the technique options) the recipe builds model, loaders and learner.
     /// </summary>
-    public static TrainingRun Create(TrainingSettings t, LoadedData data, long seed, IEnumerable<Callback>? callbacks, bool ownsData, DataLog? log = null)
+    public static TrainingRun Create(TrainingSettings t, LoadedData data, long seed, IEnumerable<Callback>? callbacks, bool ownsData, DataLog? log = null,
+        TrainingRecipe? recipe = null)
     {
         var device = t.Selection.Device;
         TorchRuntime.Configure(seed: seed, threads: t.ThreadCount, device: device);
         if (t.Deterministic != _deterministic) TorchRuntime.Deterministic = _deterministic = t.Deterministic;
+        if (recipe is not null)
+        {
+            var learner = recipe.CreateLearner(data.Train, data.Valid, seed, callbacks, data.ClassNames, [new Accuracy(), new ErrorRate()], device).Learner;
+            learner.AccumulationSteps = (int)t.Accumulate;
+            return new TrainingRun(learner, learner.Data, recipe.Model, ownsData, augmenter: null) { _effectiveBatch = recipe.BatchSize * t.Accumulate };
+        }
         var loaders = DataLoaders.From(data.Train, data.Valid, (int)t.BatchSize, seed, classNames: data.ClassNames);
         BatchAugmenter? augmenter = null;
         try

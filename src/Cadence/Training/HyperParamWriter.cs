@@ -16,8 +16,21 @@ public sealed class HyperParamWriter
 
     private enum Kind { Other, Sgd, Adam, AdamW }
 
-    /// <summary>Caches the parameter groups of <paramref name="optimizer"/>.</summary>
-    public HyperParamWriter(optim.Optimizer optimizer)
+    // With lr multipliers (OptimizerFactory.LrMultipliers) a layer group spans several optimizer groups: _first[g] …
+    // _first[g + 1] − 1, each with its factor. Without them the maps are the identity and every factor is 1.
+    private readonly int[] _first;
+    private readonly double[] _factor;
+
+    /// <summary>Caches the parameter groups of <paramref name="optimizer"/>, one per layer group.</summary>
+    public HyperParamWriter(optim.Optimizer optimizer) : this(optimizer, null) { }
+
+    /// <summary>
+    /// Caches the parameter groups of <paramref name="optimizer"/>, laid out as <paramref name="layout"/> says (from
+    /// <see cref="OptimizerFactory.Groups"/>): <see cref="Groups"/> then counts layer groups, and a write for a layer
+    /// group sets each of its optimizer groups to the value times that group's <see cref="OptimizerGroup.LrMultiplier"/>.
+    /// </summary>
+    /// <exception cref="ArgumentException">The layout does not match the optimizer's groups.</exception>
+    public HyperParamWriter(optim.Optimizer optimizer, IReadOnlyList<OptimizerGroup>? layout)
     {
         ArgumentNullException.ThrowIfNull(optimizer);
         var groups = optimizer.ParamGroups.Cast<ParamGroup>().ToArray();
@@ -29,37 +42,68 @@ public sealed class HyperParamWriter
             AdamW.Options => Kind.AdamW,
             _ => Kind.Other,
         }).ToArray();
+        if (layout is not null && layout.Count != _options.Length)
+            throw new ArgumentException($"the layout has {layout.Count} groups, the optimizer {_options.Length}", nameof(layout));
+        _factor = layout?.Select(g => g.LrMultiplier).ToArray() ?? Enumerable.Repeat(1.0, _options.Length).ToArray();
+        if (layout is null)
+        {
+            _first = Enumerable.Range(0, _options.Length + 1).ToArray();
+            return;
+        }
+        var first = new List<int>();
+        for (int o = 0; o < layout.Count; o++)
+        {
+            if (layout[o].LayerGroup == first.Count && layout[o].LrMultiplier == 1) first.Add(o);
+            else if (layout[o].LayerGroup != first.Count - 1)
+                throw new ArgumentException($"optimizer group {o}: layer groups must come in order, each starting with its ordinary parameters (multiplier 1)", nameof(layout));
+        }
+        first.Add(layout.Count);
+        _first = [.. first];
     }
 
-    /// <summary>Number of parameter groups.</summary>
-    public int Groups => _options.Length;
+    /// <summary>Number of layer groups (the optimizer's parameter groups, unless lr multipliers split them).</summary>
+    public int Groups => _first.Length - 1;
 
     /// <summary>Whether group <paramref name="group"/> has a momentum-like option (SGD momentum or Adam β1).</summary>
-    public bool HasMomentum(int group) => _kinds[group] != Kind.Other;
+    public bool HasMomentum(int group) => _kinds[_first[group]] != Kind.Other;
 
-    /// <summary>Sets the learning rate of one group.</summary>
-    public void SetLr(int group, double lr) => _options[group].LearningRate = lr;
+    /// <summary>Sets the learning rate of one layer group (times each of its optimizer groups' multiplier).</summary>
+    public void SetLr(int group, double lr)
+    {
+        for (int o = _first[group]; o < _first[group + 1]; o++) _options[o].LearningRate = _factor[o] == 1 ? lr : lr * _factor[o];
+    }
 
-    /// <summary>Sets SGD momentum or Adam β1 of one group (ignored by other optimizers).</summary>
+    /// <summary>Sets SGD momentum or Adam β1 of one layer group (ignored by other optimizers).</summary>
     public void SetMomentum(int group, double momentum)
     {
-        switch (_kinds[group])
+        for (int o = _first[group]; o < _first[group + 1]; o++) SetOptimizerMomentum(o, momentum);
+    }
+
+    private void SetOptimizerMomentum(int o, double momentum)
+    {
+        switch (_kinds[o])
         {
-            case Kind.Sgd: ((SGD.Options)_options[group]).momentum = momentum; break;
-            case Kind.Adam: ((Adam.Options)_options[group]).beta1 = momentum; break;
-            case Kind.AdamW: ((AdamW.Options)_options[group]).beta1 = momentum; break;
+            case Kind.Sgd: ((SGD.Options)_options[o]).momentum = momentum; break;
+            case Kind.Adam: ((Adam.Options)_options[o]).beta1 = momentum; break;
+            case Kind.AdamW: ((AdamW.Options)_options[o]).beta1 = momentum; break;
         }
     }
 
-    /// <summary>The learning rate the optimizer's next step will use for one group (read back from the group).</summary>
-    public double GetLr(int group) => _options[group].LearningRate ?? double.NaN;
+    /// <summary>
+    /// The learning rate the optimizer's next step will use for one layer group (read back from its first optimizer
+    /// group, the one with multiplier 1).
+    /// </summary>
+    public double GetLr(int group) => _options[_first[group]].LearningRate ?? double.NaN;
+
+    /// <summary>The learning rate the next step will use for optimizer group <paramref name="optimizerGroup"/> (multiplier included).</summary>
+    public double GetOptimizerGroupLr(int optimizerGroup) => _options[optimizerGroup].LearningRate ?? double.NaN;
 
     /// <summary>SGD momentum or Adam β1 the next step will use for one group, or NaN for other optimizers.</summary>
-    public double GetMomentum(int group) => _kinds[group] switch
+    public double GetMomentum(int group) => _kinds[_first[group]] switch
     {
-        Kind.Sgd => ((SGD.Options)_options[group]).momentum ?? double.NaN,
-        Kind.Adam => ((Adam.Options)_options[group]).beta1 ?? double.NaN,
-        Kind.AdamW => ((AdamW.Options)_options[group]).beta1 ?? double.NaN,
+        Kind.Sgd => ((SGD.Options)_options[_first[group]]).momentum ?? double.NaN,
+        Kind.Adam => ((Adam.Options)_options[_first[group]]).beta1 ?? double.NaN,
+        Kind.AdamW => ((AdamW.Options)_options[_first[group]]).beta1 ?? double.NaN,
         _ => double.NaN,
     };
 
@@ -69,10 +113,10 @@ public sealed class HyperParamWriter
     /// </summary>
     public void Write(ReadOnlySpan<double> lr, ReadOnlySpan<double> momentum, ReadOnlySpan<bool> frozen)
     {
-        for (int g = 0; g < _options.Length; g++)
+        for (int g = 0; g < _first.Length - 1; g++)
         {
             if (frozen.Length > g && frozen[g]) continue;
-            _options[g].LearningRate = lr.Length == 1 ? lr[0] : lr[g];
+            SetLr(g, lr.Length == 1 ? lr[0] : lr[g]);
             if (!momentum.IsEmpty) SetMomentum(g, momentum.Length == 1 ? momentum[0] : momentum[g]);
         }
     }

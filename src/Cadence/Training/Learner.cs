@@ -220,7 +220,7 @@ public sealed class Learner : IDisposable
     }
 
     /// <summary>Reads and writes the optimizer's per-group hyper-parameters.</summary>
-    public HyperParamWriter HyperParams => _writer ??= new HyperParamWriter(Optimizer);
+    public HyperParamWriter HyperParams => _writer ??= new HyperParamWriter(Optimizer, _optimizerFactory.Groups(LayerGroups));
 
     /// <summary>The schedule of the current (or last) fit.</summary>
     public Schedule? Schedule => _schedule;
@@ -713,8 +713,9 @@ public sealed class Learner : IDisposable
     private optim.Optimizer CreateOptimizer()
     {
         var opt = _optimizerFactory.Create(LayerGroups);
-        if (opt.ParamGroups.Count() != LayerGroups.Count)
-            throw new InvalidOperationException($"the optimizer factory made {opt.ParamGroups.Count()} parameter groups for {LayerGroups.Count} layer groups");
+        int expected = _optimizerFactory.Groups(LayerGroups).Count;   // one per layer group, more with lr multipliers
+        if (opt.ParamGroups.Count() != expected)
+            throw new InvalidOperationException($"the optimizer factory made {opt.ParamGroups.Count()} parameter groups for {LayerGroups.Count} layer groups (expected {expected})");
         return opt;
     }
 

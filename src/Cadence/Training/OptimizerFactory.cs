@@ -13,7 +13,20 @@ public abstract record OptimizerFactory
     /// <summary>Weight decay: L2 added to the gradient for SGD and Adam, decoupled for AdamW.</summary>
     public double WeightDecay { get; init; }
 
-    /// <summary>Creates the optimizer with one parameter group per entry of <paramref name="layerGroups"/>.</summary>
+    /// <summary>
+    /// Learning-rate multipliers for kinds of parameters (e.g. BatchNorm biases × 64, as airbench does), applied on top
+    /// of the schedule in every layer group. Empty by default: one optimizer group per layer group.
+    /// </summary>
+    public IReadOnlyList<LrMultiplier> LrMultipliers { get; init; } = [];
+
+    /// <summary>
+    /// The optimizer's parameter groups for these layer groups: per layer group, its parameters without a multiplier,
+    /// then one group per <see cref="LrMultipliers"/> entry that holds some of its parameters (see <see cref="OptimizerGroup"/>).
+    /// </summary>
+    public IReadOnlyList<OptimizerGroup> Groups(IReadOnlyList<IReadOnlyList<Parameter>> layerGroups) =>
+        OptimizerGroup.Split(layerGroups, LrMultipliers);
+
+    /// <summary>Creates the optimizer with one parameter group per entry of <see cref="Groups"/> (one per layer group without multipliers).</summary>
     public abstract optim.Optimizer Create(IReadOnlyList<IReadOnlyList<Parameter>> layerGroups);
 
     /// <summary>SGD with momentum 0.9 (fastai 0.7's default optimizer).</summary>
@@ -42,7 +55,7 @@ public sealed record SgdFactory : OptimizerFactory
     public override optim.Optimizer Create(IReadOnlyList<IReadOnlyList<Parameter>> layerGroups)
     {
         ArgumentNullException.ThrowIfNull(layerGroups);
-        var groups = layerGroups.Select(g => new SGD.ParamGroup(g, new SGD.Options
+        var groups = Groups(layerGroups).Select(g => new SGD.ParamGroup(g.Parameters, new SGD.Options
         {
             LearningRate = 1e-3,
             momentum = Momentum,
@@ -76,7 +89,7 @@ public sealed record AdamFactory : OptimizerFactory
         ArgumentNullException.ThrowIfNull(layerGroups);
         if (Decoupled)
         {
-            var groups = layerGroups.Select(g => new AdamW.ParamGroup(g, new AdamW.Options
+            var groups = Groups(layerGroups).Select(g => new AdamW.ParamGroup(g.Parameters, new AdamW.Options
             {
                 LearningRate = 1e-3,
                 beta1 = Beta1,
@@ -88,7 +101,7 @@ public sealed record AdamFactory : OptimizerFactory
             })).ToArray();
             return optim.AdamW(groups, 1e-3, Beta1, Beta2, Eps, WeightDecay);
         }
-        var adam = layerGroups.Select(g => new Adam.ParamGroup(g, new Adam.Options
+        var adam = Groups(layerGroups).Select(g => new Adam.ParamGroup(g.Parameters, new Adam.Options
         {
             LearningRate = 1e-3,
             beta1 = Beta1,
