@@ -158,21 +158,4 @@ public sealed class FastTechniqueTests
         var bad = Assert.Throws<ArgumentException>(() => new HyperParamWriter(opt, [new OptimizerGroup(1, 1, groups[1], null), new OptimizerGroup(0, 1, groups[0], null)]));
         Assert.StartsWith("optimizer group 0: layer groups must come in order", bad.Message, StringComparison.Ordinal);
     }
-
-    [Fact]
-    public void Large_batch_scaling_ramps_from_the_tuned_lr_to_the_scaled_one()
-    {
-        var tuned = Torch.Constant([0.1]);
-        var scaled = LargeBatch.Scale(tuned, baseBatchSize: 256, batchSize: 1024, warmupSteps: 4);
-        Assert.Equal(4.0, LargeBatch.Factor(256, 1024));
-        Assert.Equal(2.0, LargeBatch.Factor(256, 1024, LrScaling.Sqrt));
-        double[] expected = [0.1, 0.1 * 1.75, 0.1 * 2.5, 0.1 * 3.25, 0.4, 0.4];
-        for (int t = 0; t < expected.Length; t++) Assert.Equal(expected[t], scaled.At(t).Lr[0], 1e-15);
-        var shaped = LargeBatch.Scale(Torch.OneCycle([0.1], 100), 128, 256, 10);
-        var original = Torch.OneCycle([0.1], 100);
-        for (int t = 10; t < 100; t++) Assert.Equal(2 * original.At(t).Lr[0], shaped.At(t).Lr[0], 1e-15);
-        Assert.Equal(original.At(37).Momentum, shaped.At(37).Momentum);
-        Assert.Contains("lr × 2 (linear rule, batch 256 vs 128), warmed up over 10 steps", shaped.Reference, StringComparison.Ordinal);
-        Assert.Throws<ArgumentOutOfRangeException>(() => LargeBatch.Factor(0, 1));
-    }
 }
