@@ -20,7 +20,7 @@ mkdir -p "$out"
 grid="$out/grid"
 rm -rf "$grid"
 if ((quick)); then lrs="0.05,0.1,0.15,0.2" divs="10,32" cuts="3,5"; else
-  lrs="$(seq -s, 0.02 0.02 0.2)" divs="$(seq -s, 5 5 50)" cuts="$(seq -s, 2 1 11)"; fi
+  lrs="$(seq -s, 0.02 0.02 0.2)" divs="$(seq -s, 5 5 50)" cuts="$(seq -s, 1 0.5 5.5)"; fi   # cut_div ≤ 8: iris has 8 batches an epoch
 sweep=(./cadence sweep fit --data csv samples/data/iris.csv --target species --bs 16 --threads 1 --lr "grid:$lrs" --cycle-len 1
        --use-clr "div=$divs cut-div=$cuts" --out "$grid")
 
