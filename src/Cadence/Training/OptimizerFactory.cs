@@ -87,30 +87,15 @@ public sealed record AdamFactory : OptimizerFactory
     public override optim.Optimizer Create(IReadOnlyList<IReadOnlyList<Parameter>> layerGroups)
     {
         ArgumentNullException.ThrowIfNull(layerGroups);
+        // Each group starts from the same options; the schedule writes its lr and β1 before every step.
         if (Decoupled)
         {
-            var groups = Groups(layerGroups).Select(g => new AdamW.ParamGroup(g.Parameters, new AdamW.Options
-            {
-                LearningRate = 1e-3,
-                beta1 = Beta1,
-                beta2 = Beta2,
-                eps = Eps,
-                weight_decay = WeightDecay,
-                amsgrad = false,
-                maximize = false,
-            })).ToArray();
-            return optim.AdamW(groups, 1e-3, Beta1, Beta2, Eps, WeightDecay);
+            var adamW = Groups(layerGroups).Select(g => new AdamW.ParamGroup(g.Parameters, lr: 1e-3, beta1: Beta1, beta2: Beta2, eps: Eps,
+                weight_decay: WeightDecay, amsgrad: false, maximize: false)).ToArray();
+            return optim.AdamW(adamW, 1e-3, Beta1, Beta2, Eps, WeightDecay);
         }
-        var adam = Groups(layerGroups).Select(g => new Adam.ParamGroup(g.Parameters, new Adam.Options
-        {
-            LearningRate = 1e-3,
-            beta1 = Beta1,
-            beta2 = Beta2,
-            eps = Eps,
-            weight_decay = WeightDecay,
-            amsgrad = false,
-            maximize = false,
-        })).ToArray();
+        var adam = Groups(layerGroups).Select(g => new Adam.ParamGroup(g.Parameters, lr: 1e-3, beta1: Beta1, beta2: Beta2, eps: Eps,
+            weight_decay: WeightDecay, amsgrad: false, maximize: false)).ToArray();
         return optim.Adam(adam, 1e-3, Beta1, Beta2, Eps, WeightDecay);
     }
 }
