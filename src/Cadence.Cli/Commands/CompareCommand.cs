@@ -81,7 +81,7 @@ internal sealed class CompareCommand(Io io) : CadenceCommand<CompareSettings>(io
             ShardLog? log = null;
             if (shardManifest is not null)
             {
-                var mine = ShardStart.Deal(x, shardManifest, plans.ToDictionary(p => p.Key, p => p.Value.Epochs * p.Value.BatchesPerEpoch), plans.Values.First().BatchesPerEpoch);
+                var mine = ShardStart.Deal(x, shardManifest, plans);
                 (log, runs) = ShardLog.Open(x.Out!, setup, x.Resuming, warning => stderr.WriteLine($"cadence compare: {warning}"));
                 var done = runs.Select(r => (r.Label, r.Seed)).ToHashSet();
                 var own = mine.Select(r => (r.Label, r.Seed)).ToHashSet();

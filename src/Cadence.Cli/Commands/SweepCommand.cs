@@ -81,7 +81,7 @@ internal sealed class SweepCommand(Io io) : CadenceCommand<SweepSettings>(io)
             var runs = seeds.SelectMany(seed => cells.Select(cell => (Cell: cell, Seed: seed)));
             if (shardManifest is not null)
             {
-                var mine = ShardStart.Deal(x, shardManifest, plans.ToDictionary(p => p.Key, p => p.Value.Epochs * p.Value.BatchesPerEpoch), plans.Values.First().BatchesPerEpoch)
+                var mine = ShardStart.Deal(x, shardManifest, plans)
                     .Select(r => (r.Label, r.Seed)).ToHashSet();
                 runs = runs.Where(t => mine.Contains((t.Cell.Label, t.Seed)));
             }

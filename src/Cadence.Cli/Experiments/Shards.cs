@@ -182,14 +182,16 @@ internal static class ShardStart
     /// </summary>
     /// <param name="x">The experiment's settings.</param>
     /// <param name="manifest">What <see cref="Check"/> returned.</param>
-    /// <param name="steps">Optimizer steps of a run of each configuration, by label.</param>
-    /// <param name="batchesPerEpoch">Optimizer steps per epoch of the data (a merge rebuilds the schedules from it).</param>
+    /// <param name="plans">Each configuration's plan by label (<see cref="ExperimentRunner.Plan"/>): a run costs its
+    /// epochs × optimizer steps per epoch, and the steps per epoch are saved (a merge rebuilds the schedules from them).</param>
     /// <exception cref="UsageException">A resumed shard whose runs were dealt differently.</exception>
-    public static List<ShardRun> Deal(ExperimentSettings x, ShardManifest manifest, IReadOnlyDictionary<string, long> steps, long batchesPerEpoch)
+    public static List<ShardRun> Deal(ExperimentSettings x, ShardManifest manifest,
+        IReadOnlyDictionary<string, (Schedule Schedule, int Epochs, long BatchesPerEpoch)> plans)
     {
         string dir = x.Out!;
+        long batchesPerEpoch = plans.Values.First().BatchesPerEpoch;
         var all = ShardSet.Canonical(manifest.Configurations, manifest.Seeds);
-        var dealt = ShardPlan.Assign([.. all.Select(r => steps[r.Label])], manifest.Shards);
+        var dealt = ShardPlan.Assign([.. all.Select(r => plans[r.Label].Epochs * plans[r.Label].BatchesPerEpoch)], manifest.Shards);
         var mine = all.Where((_, i) => dealt[i] == manifest.Shard - 1).ToList();
         manifest = manifest with { BatchesPerEpoch = batchesPerEpoch, Runs = mine };
         Outputs.Folder("--out", dir);
