@@ -7,12 +7,16 @@ namespace Cadence.Cli;
 /// <summary>fastai's per-epoch table: <c>epoch  train_loss  valid_loss  accuracy  time</c>.</summary>
 internal static class EpochTable
 {
-    public static string Header(IEnumerable<string> metrics) =>
-        Join(new[] { "epoch", "train_loss", "valid_loss" }.Concat(metrics).Append("time"));
+    /// <summary>The header; with <paramref name="phases"/>, a <c>phase</c> column after the epoch (a fine-tune's frozen and unfrozen epochs).</summary>
+    public static string Header(IEnumerable<string> metrics, bool phases = false) =>
+        Join(new[] { "epoch" }.Concat(phases ? ["phase"] : []).Concat(["train_loss", "valid_loss"]).Concat(metrics).Append("time"));
 
-    public static string Row(EpochRecord e)
+    /// <summary>One epoch's row; <paramref name="phase"/> fills the phase column of a header with phases.</summary>
+    public static string Row(EpochRecord e, string? phase = null)
     {
-        var cells = new List<string> { (e.Epoch + 1).ToString(CultureInfo.InvariantCulture), F(e.TrainLoss), F(e.ValidLoss) };
+        var cells = new List<string> { (e.Epoch + 1).ToString(CultureInfo.InvariantCulture) };
+        if (phase is not null) cells.Add(phase);
+        cells.AddRange([F(e.TrainLoss), F(e.ValidLoss)]);
         cells.AddRange(e.Metrics.Select(F));
         var t = TimeSpan.FromSeconds(e.Seconds);
         cells.Add($"{(int)t.TotalMinutes:00}:{t.Seconds:00}");
@@ -31,10 +35,14 @@ internal static class EpochTable
 /// </summary>
 internal static class FitProgressDisplay
 {
-    /// <summary>Runs <paramref name="fit"/> with a live progress bar on <paramref name="console"/>; table rows go above it.</summary>
-    public static FitResult Live(IAnsiConsole console, IReadOnlyList<string> metrics, long totalBatches, Func<IProgress<FitProgress>, FitResult> fit)
+    /// <summary>
+    /// Runs <paramref name="fit"/> with a live progress bar on <paramref name="console"/>; table rows go above it, with
+    /// the phase of each epoch when <paramref name="phaseOf"/> is given (a fine-tune).
+    /// </summary>
+    public static FitResult Live(IAnsiConsole console, IReadOnlyList<string> metrics, long totalBatches, Func<IProgress<FitProgress>, FitResult> fit,
+        Func<int, string>? phaseOf = null)
     {
-        console.WriteLine(EpochTable.Header(metrics));
+        console.WriteLine(EpochTable.Header(metrics, phaseOf is not null));
         return console.Progress()
             .AutoClear(true)
             .HideCompleted(true)
@@ -43,21 +51,25 @@ internal static class FitProgressDisplay
             .Start(ctx =>
             {
                 var task = ctx.AddTask("starting", maxValue: Math.Max(1, totalBatches));
-                return fit(new LiveReporter(console, task));
+                return fit(new LiveReporter(console, task, phaseOf));
             });
     }
 
-    /// <summary>Runs <paramref name="fit"/> writing the table to <paramref name="table"/> and a plain progress line every tenth of an epoch to <paramref name="lines"/>.</summary>
-    public static FitResult Plain(TextWriter table, TextWriter lines, IReadOnlyList<string> metrics, Func<IProgress<FitProgress>, FitResult> fit)
+    /// <summary>
+    /// Runs <paramref name="fit"/> writing the table to <paramref name="table"/> (with each epoch's phase when
+    /// <paramref name="phaseOf"/> is given) and a plain progress line every tenth of an epoch to <paramref name="lines"/>.
+    /// </summary>
+    public static FitResult Plain(TextWriter table, TextWriter lines, IReadOnlyList<string> metrics, Func<IProgress<FitProgress>, FitResult> fit,
+        Func<int, string>? phaseOf = null)
     {
-        table.WriteLine(EpochTable.Header(metrics));
-        return fit(new PlainReporter(table, lines));
+        table.WriteLine(EpochTable.Header(metrics, phaseOf is not null));
+        return fit(new PlainReporter(table, lines, phaseOf));
     }
 
     private static string Describe(FitProgress p) => string.Create(CultureInfo.InvariantCulture,
         $"epoch {p.Epoch + 1}/{p.Epochs}  batch {p.Batch}/{p.Batches}  loss {p.SmoothLoss:F4}  lr {Cadence.Schedules.NumberFormat.Human(p.Lr)}");
 
-    private sealed class LiveReporter(IAnsiConsole console, ProgressTask task) : IProgress<FitProgress>
+    private sealed class LiveReporter(IAnsiConsole console, ProgressTask task, Func<int, string>? phaseOf) : IProgress<FitProgress>
     {
         private readonly Stopwatch _throttle = Stopwatch.StartNew();
 
@@ -65,7 +77,7 @@ internal static class FitProgressDisplay
         {
             if (p.Finished is { } e)
             {
-                console.WriteLine(EpochTable.Row(e));
+                console.WriteLine(EpochTable.Row(e, phaseOf?.Invoke(e.Epoch)));
                 return;
             }
             task.Value = (double)p.Epoch * p.Batches + p.Batch;
@@ -78,7 +90,7 @@ internal static class FitProgressDisplay
         }
     }
 
-    private sealed class PlainReporter(TextWriter table, TextWriter lines) : IProgress<FitProgress>
+    private sealed class PlainReporter(TextWriter table, TextWriter lines, Func<int, string>? phaseOf) : IProgress<FitProgress>
     {
         private long _lastTenth = -1;
 
@@ -86,7 +98,7 @@ internal static class FitProgressDisplay
         {
             if (p.Finished is { } e)
             {
-                table.WriteLine(EpochTable.Row(e));
+                table.WriteLine(EpochTable.Row(e, phaseOf?.Invoke(e.Epoch)));
                 table.Flush();
                 _lastTenth = -1;
                 return;

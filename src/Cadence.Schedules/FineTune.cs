@@ -12,6 +12,15 @@ namespace Cadence.Schedules;
 /// <param name="Epochs">Epochs of the unfrozen phase.</param>
 public sealed record FineTunePlan(Schedule? Frozen, int FreezeEpochs, Schedule Unfrozen, int Epochs)
 {
+    /// <summary>Name of the frozen phase in tables and files.</summary>
+    public const string FrozenPhase = "frozen";
+
+    /// <summary>Name of the unfrozen phase in tables and files.</summary>
+    public const string UnfrozenPhase = "unfrozen";
+
+    /// <summary>The phase epoch <paramref name="epoch"/> (0-based, counted over both phases) belongs to: <see cref="FrozenPhase"/> or <see cref="UnfrozenPhase"/>.</summary>
+    public string PhaseOf(int epoch) => Frozen is not null && epoch < FreezeEpochs ? FrozenPhase : UnfrozenPhase;
+
     /// <summary>Optimizer steps of the frozen phase.</summary>
     public long FrozenSteps => Frozen?.Length ?? 0;
 

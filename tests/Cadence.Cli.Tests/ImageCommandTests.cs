@@ -338,13 +338,21 @@ public sealed class ImageCommandTests : IDisposable
         var fit = JsonDocument.Parse(stdout).RootElement;
         Assert.Equal(3, fit.GetProperty("epochs").GetInt32());            // 1 frozen + 2 unfrozen
         Assert.Equal(3 * 6, fit.GetProperty("iterations").GetInt64());
-        // The epoch table numbers the epochs on across the phases, as metrics.csv does.
-        Assert.Equal(["1", "2", "3"], stderr.Split(Environment.NewLine).Where(l => Regex.IsMatch(l, @"^\d+\s+\d")).Select(l => l.Split(' ')[0]));
-        Assert.Equal(["1", "2", "3"], File.ReadAllLines(Path.Combine(run, "metrics.csv")).Skip(1).Select(l => l.Split(',')[0]));
+        // The epoch table numbers the epochs on across the phases and names each epoch's phase, as metrics.csv and
+        // history.json do.
+        string[] expected = ["1 frozen", "2 unfrozen", "3 unfrozen"];
+        var table = stderr.Split(Environment.NewLine);
+        Assert.Contains(table, l => Regex.IsMatch(l, @"^epoch\s+phase\s+train_loss\s+valid_loss\s+accuracy"));
+        Assert.Equal(expected, table.Where(l => Regex.IsMatch(l, @"^\d+\s+[a-z]+\s+\d")).Select(l => string.Join(' ', l.Split(' ', StringSplitOptions.RemoveEmptyEntries)[..2])));
+        var csv = File.ReadAllLines(Path.Combine(run, "metrics.csv"));
+        Assert.StartsWith("epoch,phase,train_loss,valid_loss,", csv[0], StringComparison.Ordinal);
+        Assert.Equal(expected, csv.Skip(1).Select(l => string.Join(' ', l.Split(',')[..2])));
         // Every step's lr in every group (the CNN's body and head) is fastai's fine_tune(2, base_lr=0.01).
         var plan = Cadence.Schedules.FineTune.Plan(groups: 2, epochs: 2, batchesPerEpoch: 6, baseLr: 0.01);
         var (lr, momentum) = plan.Trace();
         using var history = JsonDocument.Parse(File.ReadAllText(Path.Combine(run, "history.json")));
+        Assert.Equal(expected, history.RootElement.GetProperty("epochs").EnumerateArray()
+            .Select(e => $"{e.GetProperty("epoch").GetInt32()} {e.GetProperty("phase").GetString()}"));
         var steps = history.RootElement.GetProperty("steps").EnumerateArray().ToArray();
         Assert.Equal(18, steps.Length);
         for (int t = 0; t < 18; t++)

@@ -64,6 +64,16 @@ public class FineTuneTraceTests
     }
 
     [Fact]
+    public void Each_epoch_is_named_by_its_phase()
+    {
+        var plan = FineTune.Plan(groups: 2, epochs: 2, batchesPerEpoch: 3, freezeEpochs: 2);
+        Assert.Equal(["frozen", "frozen", "unfrozen", "unfrozen"], Enumerable.Range(0, 4).Select(plan.PhaseOf));
+        // Without a frozen phase every epoch is unfrozen.
+        var unfrozenOnly = FineTune.Plan(groups: 2, epochs: 2, batchesPerEpoch: 3, freezeEpochs: 0);
+        Assert.Equal(["unfrozen", "unfrozen"], Enumerable.Range(0, 2).Select(unfrozenOnly.PhaseOf));
+    }
+
+    [Fact]
     public void Bad_parameters_are_named_together()
     {
         var e = Assert.Throws<ScheduleValidationException>(() => FineTune.Plan(1, 0, 10, baseLr: -1, freezeEpochs: -1, lrMult: 0, pctStart: 2, div: 0));

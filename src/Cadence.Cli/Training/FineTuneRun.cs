@@ -50,14 +50,17 @@ internal sealed class FineTuneRun(FineTunePlan plan, IProgress<FitProgress>? dis
         _stepOffset += learner.Epochs * learner.Data.Train.BatchCount;
     }
 
-    /// <summary>The columns of <see cref="Callbacks.CsvLogger"/>: epoch, train_loss, valid_loss, the metrics, time (seconds), numbers exact.</summary>
-    private static string MetricsCsv(IReadOnlyList<string> metrics, IEnumerable<EpochRecord> epochs)
+    /// <summary>
+    /// The columns of <see cref="Callbacks.CsvLogger"/> with the phase after the epoch: epoch, phase (frozen or
+    /// unfrozen), train_loss, valid_loss, the metrics, time (seconds), numbers exact.
+    /// </summary>
+    private string MetricsCsv(IReadOnlyList<string> metrics, IEnumerable<EpochRecord> epochs)
     {
         static string F(double v) => v.ToString("R", CultureInfo.InvariantCulture);
         var text = new System.Text.StringBuilder();
-        text.AppendLine(string.Join(",", new[] { "epoch", "train_loss", "valid_loss" }.Concat(metrics).Append("time")));
+        text.AppendLine(string.Join(",", new[] { "epoch", "phase", "train_loss", "valid_loss" }.Concat(metrics).Append("time")));
         foreach (var e in epochs)
-            text.AppendLine(string.Join(",", new[] { (e.Epoch + 1).ToString(CultureInfo.InvariantCulture), F(e.TrainLoss), F(e.ValidLoss) }
+            text.AppendLine(string.Join(",", new[] { (e.Epoch + 1).ToString(CultureInfo.InvariantCulture), plan.PhaseOf(e.Epoch), F(e.TrainLoss), F(e.ValidLoss) }
                 .Concat(e.Metrics.Select(F)).Append(F(e.Seconds))));
         return text.ToString();
     }

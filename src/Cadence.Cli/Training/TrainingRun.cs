@@ -217,6 +217,10 @@ internal sealed class EpochJson
 {
     public int Epoch { get; init; }
 
+    /// <summary>A fine-tune's phase of the epoch (<c>frozen</c> or <c>unfrozen</c>); absent for other fits.</summary>
+    [JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)]
+    public string? Phase { get; init; }
+
     public double TrainLoss { get; init; }
 
     public double ValidLoss { get; init; }
@@ -226,9 +230,10 @@ internal sealed class EpochJson
     [JsonExtensionData]
     public Dictionary<string, object?> Metrics { get; init; } = [];
 
-    public static EpochJson Of(EpochRecord e, IReadOnlyList<string> metricNames) => new()
+    public static EpochJson Of(EpochRecord e, IReadOnlyList<string> metricNames, Func<int, string>? phaseOf = null) => new()
     {
         Epoch = e.Epoch + 1,
+        Phase = phaseOf?.Invoke(e.Epoch),
         TrainLoss = e.TrainLoss,
         ValidLoss = e.ValidLoss,
         Seconds = Math.Round(e.Seconds, 3),
@@ -245,8 +250,8 @@ internal sealed record StepJson(long Step, int Epoch, double Loss, double Smooth
 /// <summary><c>cadence fit --out DIR</c>'s history.json, from the recorder's records.</summary>
 internal sealed record HistoryJson(string Model, string Schedule, IReadOnlyList<string> Metrics, IReadOnlyList<EpochJson> Epochs, IReadOnlyList<StepJson> Steps)
 {
-    public static HistoryJson Of(Plots.TrainingHistory h, Schedule schedule, string model) =>
-        new(model, schedule.Reference, h.MetricNames, [.. h.Epochs.Select(e => EpochJson.Of(e, h.MetricNames))], [.. h.Steps.Select(StepJson.Of)]);
+    public static HistoryJson Of(Plots.TrainingHistory h, Schedule schedule, string model, Func<int, string>? phaseOf = null) =>
+        new(model, schedule.Reference, h.MetricNames, [.. h.Epochs.Select(e => EpochJson.Of(e, h.MetricNames, phaseOf))], [.. h.Steps.Select(StepJson.Of)]);
 }
 
 /// <summary>
