@@ -24,6 +24,17 @@ public enum ResizeMethod
 /// <param name="Grey">Encoded as greyscale (PNG grey, single-component JPEG); an RGB file with grey pixels is colour.</param>
 public readonly record struct ImageHeader(int Width, int Height, bool Grey);
 
+/// <summary>An image decoded at its own size, channel-first, in the channels it is encoded with.</summary>
+/// <param name="Pixels">Channel-first bytes, <c>Channels × Height × Width</c>.</param>
+/// <param name="Channels">1 for a grey file, 3 (RGB) for a colour one (alpha dropped).</param>
+/// <param name="Height">Height in pixels.</param>
+/// <param name="Width">Width in pixels.</param>
+public readonly record struct DecodedImage(byte[] Pixels, int Channels, int Height, int Width)
+{
+    /// <summary>Whether the file encodes grey pixels (one channel).</summary>
+    public bool Grey => Channels == 1;
+}
+
 /// <summary>
 /// Decodes PNG, JPEG and BMP files with SkiaSharp into channel-first bytes, and resizes them as fastai's
 /// <c>Resize</c> does: bilinear with antialiasing when shrinking (PIL's <c>BILINEAR</c>), computed with
@@ -37,8 +48,16 @@ public static class ImageDecoder
     public static IReadOnlyList<string> Extensions { get; } = [".png", ".jpg", ".jpeg", ".bmp"];
 
     /// <summary>Whether <paramref name="path"/> has one of the <see cref="Extensions"/>.</summary>
-    public static bool IsImage(string path) =>
-        Extensions.Contains(Path.GetExtension(path), StringComparer.OrdinalIgnoreCase);
+    public static bool IsImage(string path) => IsImage(path.AsSpan());
+
+    /// <summary>Whether <paramref name="path"/> has one of the <see cref="Extensions"/>.</summary>
+    public static bool IsImage(ReadOnlySpan<char> path)
+    {
+        var extension = Path.GetExtension(path);
+        foreach (var known in Extensions)
+            if (extension.Equals(known, StringComparison.OrdinalIgnoreCase)) return true;
+        return false;
+    }
 
     /// <summary>Reads the header of <paramref name="path"/> without decoding its pixels.</summary>
     /// <exception cref="DataFormatException">Missing, unreadable, or not a PNG/JPEG/BMP image.</exception>
@@ -57,36 +76,76 @@ public static class ImageDecoder
     public static (byte[] Pixels, int Height, int Width) Decode(string path, int channels)
     {
         if (channels is not (1 or 3)) throw new ArgumentOutOfRangeException(nameof(channels), channels, "must be 1 or 3");
-        using var codec = Open(path);
-        var info = codec.Info;
-        bool grey = info.ColorType == SKColorType.Gray8;
-        if (!grey && channels == 1)
+        var image = Decode(path);
+        if (!image.Grey && channels == 1)
             throw new DataFormatException(path, "expected a greyscale image (one channel was asked for), found a colour image");
-        int w = info.Width, h = info.Height, plane = w * h;
-        var decodeInfo = new SKImageInfo(w, h, grey ? SKColorType.Gray8 : SKColorType.Rgba8888, grey ? SKAlphaType.Opaque : SKAlphaType.Unpremul);
-        var raw = new byte[decodeInfo.BytesSize];
-        var handle = GCHandle.Alloc(raw, GCHandleType.Pinned);
-        SKCodecResult result;
-        try { result = codec.GetPixels(decodeInfo, handle.AddrOfPinnedObject(), decodeInfo.RowBytes, new SKCodecOptions()); }
-        finally { handle.Free(); }
-        if (result != SKCodecResult.Success)
-            throw new DataFormatException(path, result == SKCodecResult.IncompleteInput
-                ? $"truncated: the {Kind(codec)} data ends before the last row of its {w}×{h} pixels"
-                : $"cannot decode the {Kind(codec)} data ({result})");
+        return (ToChannels(image.Pixels, image.Channels, channels), image.Height, image.Width);
+    }
 
-        var chw = new byte[channels * plane];
-        if (grey)
+    /// <summary>
+    /// Reads <paramref name="path"/> once and decodes it at its own size in the channels it is encoded with: one for
+    /// grey files, three (RGB) for colour ones.
+    /// </summary>
+    /// <exception cref="DataFormatException">Missing, unreadable, truncated or corrupt.</exception>
+    public static DecodedImage Decode(string path)
+    {
+        ArgumentNullException.ThrowIfNull(path);
+        byte[] bytes;
+        try { bytes = File.ReadAllBytes(path); }
+        catch (Exception e) when (e is FileNotFoundException or DirectoryNotFoundException) { throw new DataFormatException(path, "file not found", e); }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException) { throw new DataFormatException(path, $"cannot read: {e.Message}", e); }
+        if (bytes.Length == 0) throw new DataFormatException(path, "expected a PNG, JPEG or BMP image, found an empty file");
+        return Decode(bytes, path);
+    }
+
+    /// <summary>Decodes an encoded image held in memory (<paramref name="path"/> only names it in errors).</summary>
+    private static DecodedImage Decode(byte[] encoded, string path)
+    {
+        // The codec reads the caller's bytes in place (no copy): they stay pinned until it is disposed.
+        var pinned = GCHandle.Alloc(encoded, GCHandleType.Pinned);
+        try
         {
-            for (int c = 0; c < channels; c++) Buffer.BlockCopy(raw, 0, chw, c * plane, plane);
-            return (chw, h, w);
+            using var data = SKData.Create(pinned.AddrOfPinnedObject(), encoded.Length);
+            // The codec takes the stream over (and frees it when it cannot open it).
+            using var codec = SKCodec.Create(new SKMemoryStream(data), out var opened)
+                ?? throw new DataFormatException(path, $"expected a PNG, JPEG or BMP image, found data SkiaSharp cannot read ({opened})");
+            var info = codec.Info;
+            bool grey = info.ColorType == SKColorType.Gray8;
+            int w = info.Width, h = info.Height, plane = w * h;
+            var decodeInfo = new SKImageInfo(w, h, grey ? SKColorType.Gray8 : SKColorType.Rgba8888, grey ? SKAlphaType.Opaque : SKAlphaType.Unpremul);
+            var raw = new byte[decodeInfo.BytesSize];
+            var target = GCHandle.Alloc(raw, GCHandleType.Pinned);
+            SKCodecResult result;
+            try { result = codec.GetPixels(decodeInfo, target.AddrOfPinnedObject(), decodeInfo.RowBytes, new SKCodecOptions()); }
+            finally { target.Free(); }
+            if (result != SKCodecResult.Success)
+                throw new DataFormatException(path, result == SKCodecResult.IncompleteInput
+                    ? $"truncated: the {Kind(codec)} data ends before the last row of its {w}×{h} pixels"
+                    : $"cannot decode the {Kind(codec)} data ({result})");
+            if (grey) return new DecodedImage(raw, 1, h, w);
+            var chw = new byte[3 * plane];
+            for (int i = 0; i < plane; i++)
+            {
+                chw[i] = raw[4 * i];
+                chw[plane + i] = raw[4 * i + 1];
+                chw[2 * plane + i] = raw[4 * i + 2];
+            }
+            return new DecodedImage(chw, 3, h, w);
         }
-        for (int i = 0; i < plane; i++)
-        {
-            chw[i] = raw[4 * i];
-            chw[plane + i] = raw[4 * i + 1];
-            chw[2 * plane + i] = raw[4 * i + 2];
-        }
-        return (chw, h, w);
+        finally { pinned.Free(); }
+    }
+
+    /// <summary>
+    /// Channel-first bytes with <paramref name="from"/> channels as <paramref name="to"/> channels: the same array when
+    /// they agree, a grey plane replicated into three channels otherwise (three into one is refused).
+    /// </summary>
+    internal static byte[] ToChannels(byte[] pixels, int from, int to)
+    {
+        if (from == to) return pixels;
+        if (from != 1 || to != 3) throw new ArgumentException($"cannot turn {from} channels into {to}", nameof(to));
+        var rgb = new byte[3 * pixels.Length];
+        for (int c = 0; c < 3; c++) Buffer.BlockCopy(pixels, 0, rgb, c * pixels.Length, pixels.Length);
+        return rgb;
     }
 
     /// <summary>
@@ -117,7 +176,7 @@ public static class ImageDecoder
         if (ch != height || cw != width)
             x = nn.functional.interpolate(x, size: [height, width], mode: InterpolationMode.Bilinear, align_corners: false, antialias: true);
         var bytes = x.round_().clamp_(0, 255).to_type(ScalarType.Byte).contiguous();
-        return bytes.data<byte>().ToArray();
+        return bytes.bytes.ToArray();
     }
 
     private static SKCodec Open(string path)

@@ -1,4 +1,5 @@
 using System.Globalization;
+using System.IO.Enumeration;
 using Cadence.Schedules;
 using TorchSharp;
 using static TorchSharp.torch;
@@ -95,7 +96,7 @@ public static class ImageFolder
         if (options.Cache)
         {
             var cache = new ImageCache(options.CacheDirectory ?? ImageCache.DefaultDirectory);
-            cacheFile = cache.PathFor(layout.Root, ImageCache.Key(layout.Root, layout.Files.Select(f => f.Relative), options));
+            cacheFile = cache.PathFor(layout.Root, ImageCache.Key(layout.Files, options));
             var (cached, why) = cache.TryRead(cacheFile, layout, options);
             if (cached is not null)
             {
@@ -122,8 +123,11 @@ public static class ImageFolder
         }
     }
 
-    /// <summary>One image file: its path relative to the data folder, its class and whether it is a validation image.</summary>
-    internal sealed record Item(string Relative, string Full, int Label, bool Valid);
+    /// <summary>
+    /// One image file: its path relative to the data folder, its class, whether it is a validation image, and its size
+    /// and modification time as the scan found them (the decode cache's key).
+    /// </summary>
+    internal sealed record Item(string Relative, string Full, int Label, bool Valid, long Length, long ModifiedTicks);
 
     internal sealed record Layout(string Root, IReadOnlyList<string> Classes, IReadOnlyList<Item> Files, string? ValidFolder);
 
@@ -139,7 +143,8 @@ public static class ImageFolder
         var classes = ClassFolders(trainDir);
         if (classes.Length == 0) throw new DataFormatException(trainDir, "expected one folder per class, found none");
         var index = classes.Select((c, i) => (c, i)).ToDictionary(p => p.c, p => p.i, StringComparer.Ordinal);
-        var train = Files(root, trainDir, classes, index, valid: false);
+        int parallelism = options.Parallelism > 0 ? options.Parallelism : Environment.ProcessorCount;
+        var train = Files(root, trainDir, classes, index, valid: false, parallelism);
 
         List<Item> files;
         if (validName is not null)
@@ -150,7 +155,7 @@ public static class ImageFolder
             if (unknown.Length > 0)
                 throw new DataFormatException(Path.Combine(validDir, unknown[0]),
                     $"class '{unknown[0]}' is not among the training classes ({string.Join(", ", classes)}): every validation class needs a train/ folder");
-            files = [.. train, .. Files(root, validDir, validClasses, index, valid: true)];
+            files = [.. train, .. Files(root, validDir, validClasses, index, valid: true, parallelism)];
         }
         else
         {
@@ -171,22 +176,36 @@ public static class ImageFolder
     private static string[] ClassFolders(string dir) =>
         [.. Directory.EnumerateDirectories(dir).Select(Path.GetFileName).Where(n => n is not null && !n.StartsWith('.')).Select(n => n!).Order(StringComparer.Ordinal)];
 
-    private static List<Item> Files(string root, string dir, string[] classes, Dictionary<string, int> index, bool valid)
+    /// <summary>
+    /// The images of every class folder under <paramref name="dir"/>, class by class, each class in ordinal order of the
+    /// paths. The folders are listed in parallel and every file's size and time are taken from the listing itself:
+    /// on a cached start this scan is most of the work.
+    /// </summary>
+    private static List<Item> Files(string root, string dir, string[] classes, Dictionary<string, int> index, bool valid, int parallelism)
     {
-        var items = new List<Item>();
-        foreach (var cls in classes)
+        var options = new EnumerationOptions { RecurseSubdirectories = true, AttributesToSkip = FileAttributes.Hidden };
+        var perClass = new Item[classes.Length][];
+        Parallel.For(0, classes.Length, new ParallelOptions { MaxDegreeOfParallelism = parallelism }, c =>
         {
-            string classDir = Path.Combine(dir, cls);
-            var found = Directory.EnumerateFiles(classDir, "*", new EnumerationOptions { RecurseSubdirectories = true, AttributesToSkip = FileAttributes.Hidden })
-                .Where(f => ImageDecoder.IsImage(f) && !Path.GetRelativePath(classDir, f).Split(Path.DirectorySeparatorChar).Any(p => p.StartsWith('.')))
-                .Select(f => Path.GetRelativePath(root, f))
-                .Order(StringComparer.Ordinal)
-                .ToArray();
-            if (found.Length == 0)
-                throw new DataFormatException(classDir, $"class folder without images: expected files ending in {string.Join(", ", ImageDecoder.Extensions)}");
-            items.AddRange(found.Select(r => new Item(r, Path.Combine(root, r), index[cls], valid)));
-        }
-        return items;
+            string classDir = Path.Combine(dir, classes[c]);
+            var found = new FileSystemEnumerable<(string Full, long Length, long Ticks)>(classDir,
+                (ref FileSystemEntry e) => (e.ToFullPath(), e.Length, e.LastWriteTimeUtc.UtcTicks), options)
+            {
+                ShouldIncludePredicate = (ref FileSystemEntry e) => !e.IsDirectory && !e.FileName.StartsWith('.') && ImageDecoder.IsImage(e.FileName),
+                ShouldRecursePredicate = (ref FileSystemEntry e) => !e.FileName.StartsWith('.'),
+            }.ToArray();
+            // Every path in a class shares its folder as prefix, so ordering the full paths orders the relative ones.
+            Array.Sort(found.Select(f => f.Full).ToArray(), found, StringComparer.Ordinal);
+            perClass[c] = [.. found.Select(f =>
+            {
+                string relative = Path.GetRelativePath(root, f.Full);
+                return new Item(relative, f.Full, index[classes[c]], valid, f.Length, f.Ticks);
+            })];
+        });
+        int empty = Array.FindIndex(perClass, items => items.Length == 0);
+        if (empty >= 0)
+            throw new DataFormatException(Path.Combine(dir, classes[empty]), $"class folder without images: expected files ending in {string.Join(", ", ImageDecoder.Extensions)}");
+        return [.. perClass.SelectMany(items => items)];
     }
 
     private static string Describe(string root)
@@ -206,7 +225,79 @@ public static class ImageFolder
         };
         var reporter = new Reporter(progress, n);
 
-        // Pass 1: headers only (size, grey), to settle the channels and the size before decoding anything.
+        // One pass: every file is read and decoded once, in the channels it is encoded with, and resized when a size is
+        // given, so each kept image takes at most the bytes it will have in the result. Without a size, every image must
+        // have the size of the first one decoded; an image that does not, or a colour image when one channel was asked
+        // for, stops the pass, and Refuse reads the headers to name the first offender in file order.
+        var pixels = new byte[]?[n];
+        var grey = new bool[n];
+        var bad = new string?[n];
+        long commonSize = -1;
+        bool refused = false;
+        reporter.Start("decode");
+        Parallel.For(0, n, parallel, (i, loop) =>
+        {
+            try
+            {
+                var image = ImageDecoder.Decode(files[i].Full);
+                long size = ((long)image.Height << 32) | (uint)image.Width;
+                long first = options.Size is null ? Interlocked.CompareExchange(ref commonSize, size, -1) : -1;
+                if ((options.Channels == 1 && !image.Grey) || (first != -1 && first != size))
+                {
+                    Volatile.Write(ref refused, true);
+                    loop.Stop();
+                    return;
+                }
+                pixels[i] = options.Size is { } s
+                    ? ImageDecoder.Resize(image.Pixels, image.Channels, image.Height, image.Width, s, s, options.Method)
+                    : image.Pixels;
+                grey[i] = image.Grey;
+            }
+            catch (DataFormatException e) { bad[i] = e.Message; }
+            reporter.Tick();
+        });
+        if (refused) throw Refuse(layout, options, parallel, reporter);
+        ThrowFirstBad(files, bad, options);
+
+        var kept = Enumerable.Range(0, n).Where(i => bad[i] is null).ToArray();
+        if (kept.Length == 0) throw new DataFormatException(layout.Root, "no readable image");
+        int channels = options.Channels ?? (kept.All(i => grey[i]) ? 1 : 3);
+        var (height, width) = options.Size is { } side ? (side, side) : ((int)(commonSize >> 32), (int)(uint)commonSize);
+        var skipped = Enumerable.Range(0, n).Where(i => bad[i] is not null)
+            .Select(i => new SkippedImage(files[i].Relative, Reason(bad[i]!, files[i].Full))).ToArray();
+        var train = kept.Where(i => !files[i].Valid).ToArray();
+        var valid = kept.Where(i => files[i].Valid).ToArray();
+        if (train.Length == 0) throw new DataFormatException(Path.Combine(layout.Root, "train"), "no readable training image");
+        if (valid.Length == 0) throw new DataFormatException(layout.Root, "no readable validation image");
+        int plane = channels * height * width;
+        using var scope = NewDisposeScope();
+        (Tensor Images, Tensor Labels) Stack(int[] set)
+        {
+            var buffer = new byte[(long)set.Length * plane];
+            for (int j = 0; j < set.Length; j++)
+            {
+                var image = pixels[set[j]]!;
+                // A grey image among colour ones is replicated into the three channels.
+                for (int at = 0; at < plane; at += image.Length) Buffer.BlockCopy(image, 0, buffer, (int)((long)j * plane + at), image.Length);
+                pixels[set[j]] = null;
+            }
+            return (tensor(buffer, [set.Length, channels, height, width]), tensor(set.Select(i => (long)files[i].Label).ToArray()));
+        }
+        var (xt, yt) = Stack(train);
+        var (xv, yv) = Stack(valid);
+        return new ImageData(xt, yt, xv, yv, layout.Classes,
+            [.. train.Select(i => files[i].Relative)], [.. valid.Select(i => files[i].Relative)], skipped);
+    }
+
+    /// <summary>
+    /// The error of a stopped decode pass, named as the header pass finds it in file order: the first unreadable image
+    /// (without <c>SkipBad</c>), the first colour image when one channel was asked for, or the first image whose size
+    /// differs from the first readable one's.
+    /// </summary>
+    private static DataFormatException Refuse(Layout layout, ImageFolderOptions options, ParallelOptions parallel, Reporter reporter)
+    {
+        var files = layout.Files;
+        int n = files.Count;
         var headers = new ImageHeader[n];
         var bad = new string?[n];
         reporter.Start("header");
@@ -217,49 +308,13 @@ public static class ImageFolder
             reporter.Tick();
         });
         ThrowFirstBad(files, bad, options);
-
         var good = Enumerable.Range(0, n).Where(i => bad[i] is null).ToArray();
-        if (good.Length == 0) throw new DataFormatException(layout.Root, "no readable image");
-        int channels = options.Channels ?? (good.All(i => headers[i].Grey) ? 1 : 3);
-        if (channels == 1 && good.FirstOrDefault(i => !headers[i].Grey, -1) is var colour and >= 0)
-            throw new DataFormatException(files[colour].Full, "is a colour image but one channel was asked for (use 3 channels)");
-        var (height, width) = TargetSize(layout, headers, good, options);
-
-        // Pass 2: decode (and resize) straight into one buffer per image.
-        long plane = (long)channels * height * width;
-        var pixels = new byte[good.Length][];
-        reporter.Start("decode", good.Length);
-        Parallel.For(0, good.Length, parallel, k =>
-        {
-            int i = good[k];
-            try
-            {
-                var (p, h, w) = ImageDecoder.Decode(files[i].Full, channels);
-                pixels[k] = options.Size is null ? p : ImageDecoder.Resize(p, channels, h, w, height, width, options.Method);
-            }
-            catch (DataFormatException e) { bad[i] = e.Message; }
-            reporter.Tick();
-        });
-        ThrowFirstBad(files, bad, options);
-
-        var kept = good.Select((i, k) => (i, k)).Where(p => bad[p.i] is null).ToArray();
-        var skipped = Enumerable.Range(0, n).Where(i => bad[i] is not null)
-            .Select(i => new SkippedImage(files[i].Relative, Reason(bad[i]!, files[i].Full))).ToArray();
-        var train = kept.Where(p => !files[p.i].Valid).ToArray();
-        var valid = kept.Where(p => files[p.i].Valid).ToArray();
-        if (train.Length == 0) throw new DataFormatException(Path.Combine(layout.Root, "train"), "no readable training image");
-        if (valid.Length == 0) throw new DataFormatException(layout.Root, "no readable validation image");
-        using var scope = NewDisposeScope();
-        (Tensor Images, Tensor Labels) Stack((int i, int k)[] set)
-        {
-            var buffer = new byte[set.Length * plane];
-            for (int j = 0; j < set.Length; j++) Buffer.BlockCopy(pixels[set[j].k], 0, buffer, (int)(j * plane), (int)plane);
-            return (tensor(buffer, [set.Length, channels, height, width]), tensor(set.Select(p => (long)files[p.i].Label).ToArray()));
-        }
-        var (xt, yt) = Stack(train);
-        var (xv, yv) = Stack(valid);
-        return new ImageData(xt, yt, xv, yv, layout.Classes,
-            [.. train.Select(p => files[p.i].Relative)], [.. valid.Select(p => files[p.i].Relative)], skipped);
+        if (good.Length == 0) return new DataFormatException(layout.Root, "no readable image");
+        if (options.Channels == 1 && good.FirstOrDefault(i => !headers[i].Grey, -1) is var colour and >= 0)
+            return new DataFormatException(files[colour].Full, "is a colour image but one channel was asked for (use 3 channels)");
+        TargetSize(layout, headers, good, options);
+        // The decoder and the header disagree (an image whose size changed between the two passes): name the folder.
+        return new DataFormatException(layout.Root, "the images changed while they were read: run again");
     }
 
     private static (int Height, int Width) TargetSize(Layout layout, ImageHeader[] headers, int[] good, ImageFolderOptions options)

@@ -82,9 +82,9 @@ public sealed class Predictor : IDisposable
         var buffer = new byte[files.Count * c * h * w];
         Parallel.For(0, files.Count, i =>
         {
-            var header = ImageDecoder.Probe(files[i]);
-            var (pixels, ph, pw) = ImageDecoder.Decode(files[i], c == 1 && !header.Grey ? 3 : c);
-            if (c == 1 && !header.Grey) pixels = Luma(pixels, ph * pw);
+            var image = ImageDecoder.Decode(files[i]);
+            var (pixels, ph, pw) = (image.Pixels, image.Height, image.Width);
+            pixels = c == 1 && !image.Grey ? Luma(pixels, ph * pw) : ImageDecoder.ToChannels(pixels, image.Channels, c);
             if (ph != h || pw != w) pixels = ImageDecoder.Resize(pixels, c, ph, pw, h, w, Card.Resize ?? ResizeMethod.Crop);
             Buffer.BlockCopy(pixels, 0, buffer, i * c * h * w, c * h * w);
         });

@@ -22,6 +22,10 @@ public sealed class ImageDecoderTests : IDisposable
         Assert.Equal(hwc, pixels);
         // Asked for three channels, the grey plane is replicated.
         Assert.Equal(TestImages.ToChw(hwc, 5, 3, 1, 3), ImageDecoder.Decode(path, 3).Pixels);
+        // Decoded as encoded (what the folder loader reads once): one channel, the same bytes.
+        var native = ImageDecoder.Decode(path);
+        Assert.Equal((1, 3, 5, true), (native.Channels, native.Height, native.Width, native.Grey));
+        Assert.Equal(hwc, native.Pixels);
     }
 
     [Fact]
@@ -31,6 +35,9 @@ public sealed class ImageDecoderTests : IDisposable
         var path = TestImages.Png(_dir["c.png"], 7, 5, 3, rgb);
         Assert.Equal(new ImageHeader(7, 5, false), ImageDecoder.Probe(path));
         Assert.Equal(TestImages.ToChw(rgb, 7, 5, 3, 3), ImageDecoder.Decode(path, 3).Pixels);
+        var native = ImageDecoder.Decode(path);
+        Assert.Equal((3, 5, 7, false), (native.Channels, native.Height, native.Width, native.Grey));
+        Assert.Equal(TestImages.ToChw(rgb, 7, 5, 3, 3), native.Pixels);
 
         // Half-transparent pixels keep their colour values (PIL's convert('RGB') does not blend either).
         var rgba = new byte[] { 200, 100, 50, 128, 10, 20, 30, 0, 255, 255, 255, 255 };
@@ -77,11 +84,15 @@ public sealed class ImageDecoderTests : IDisposable
         Assert.StartsWith($"{cut}: truncated: the PNG data ends before the last row of its 32×32 pixels", e.Message);
 
         var empty = _dir.Write("empty.jpg", "");
-        Assert.Equal($"{empty}: expected a PNG, JPEG or BMP image, found an empty file",
-            Assert.Throws<DataFormatException>(() => ImageDecoder.Probe(empty)).Message);
         var text = _dir.Write("notes.png", "these are not pixels");
-        Assert.StartsWith($"{text}: expected a PNG, JPEG or BMP image, found data SkiaSharp cannot read",
-            Assert.Throws<DataFormatException>(() => ImageDecoder.Probe(text)).Message);
+        // The header reader and the decoder say the same.
+        foreach (var read in new Action<string>[] { f => ImageDecoder.Probe(f), f => ImageDecoder.Decode(f) })
+        {
+            Assert.Equal($"{empty}: expected a PNG, JPEG or BMP image, found an empty file",
+                Assert.Throws<DataFormatException>(() => read(empty)).Message);
+            Assert.StartsWith($"{text}: expected a PNG, JPEG or BMP image, found data SkiaSharp cannot read",
+                Assert.Throws<DataFormatException>(() => read(text)).Message);
+        }
         var missing = _dir["missing.png"];
         Assert.Equal($"{missing}: file not found", Assert.Throws<DataFormatException>(() => ImageDecoder.Decode(missing, 1)).Message);
     }

@@ -216,16 +216,17 @@ public sealed class ImageFolderTests : IDisposable
     }
 
     [Fact]
-    public void Progress_reports_headers_and_decoding_to_the_end()
+    public void Progress_reports_decoding_to_the_end_and_each_file_is_read_in_one_pass()
     {
         GreyFolder("train", "a", 0, 30);
         GreyFolder("valid", "a", 0, 5);
         var last = new Dictionary<string, ImageLoadProgress>();
         using var data = ImageFolder.Load(Data, Options(), new SyncProgress(p => last[p.Stage] = p));
-        Assert.Equal(35, last["header"].Done);
-        Assert.Equal(35, last["header"].Total);
         Assert.Equal(35, last["decode"].Done);
+        Assert.Equal(35, last["decode"].Total);
         Assert.Equal(35, last["scan"].Total);
+        // Headers are read separately only to name the offender of a refused folder (sizes differ, colour for one channel).
+        Assert.False(last.ContainsKey("header"));
     }
 
     [Fact]
