@@ -103,5 +103,19 @@ gpubench step-check --device cuda --data "$CADENCE_DATA" >"$log" 2>&1
 rc=$?; diff=$(field "$log" max_abs_weight_diff); ok=$(field "$log" ok)
 check "two SGD steps on CUDA equal the CPU's within 1e-5" "$log" "$([ $rc -eq 0 ] && [ "$ok" = True ] && echo yes || echo no)" "exit $rc, largest weight difference ${diff:-?}"
 
+# 8. Your own images on the GPU (issue 14): fine-tune a torchvision-format ResNet-18 on the repository's tiny image
+# folder, from a state dict saved by the machine's torchvision when it has one (random weights otherwise).
+log=$out/fine-tune.log
+weights=(); detail="random init (no torchvision here)"
+if python3 -c 'import sys, torch, torchvision; torch.save(torchvision.models.resnet18().state_dict(), sys.argv[1])' "$work/resnet18.pt" 2>/dev/null; then
+  weights=(--weights "$work/resnet18.pt"); detail="weights saved by torchvision's resnet18().state_dict()"
+fi
+cadence fit --device cuda --data folder samples/images/fashion-mnist-tiny --model resnet18 "${weights[@]}" --fine-tune 1 --bs 16 \
+  --cache-dir "$work/image-cache" --out "$work/fine-tune" --json >"$log" 2>&1
+rc=$?; dev=$(field "$log" device); epochs=$(field "$log" epochs)
+phases=$(python3 -c 'import json, sys; print(",".join(e["phase"] for e in json.load(open(sys.argv[1]))["epochs"]))' "$work/fine-tune/history.json" 2>/dev/null)
+ok=no; [ $rc -eq 0 ] && [ "${dev#cuda}" != "$dev" ] && [ "$phases" = "frozen,unfrozen" ] && ok=yes
+check "fit --fine-tune 1 --model resnet18 on an image folder, --device cuda" "$log" $ok "exit $rc, device ${dev:-?}, epochs ${epochs:-?} ($phases), $detail"
+
 echo "$passed passed, $failed failed"
 [ "$failed" -eq 0 ]
