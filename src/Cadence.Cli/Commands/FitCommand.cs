@@ -127,6 +127,7 @@ internal sealed class FitCommand(Io io) : CadenceCommand<FitSettings>(io)
         s.Announce(Io.Err, "fit");
         CheckpointCallback? checkpoints = null;
         FineTuneRun? phases = null;
+        Func<int, string>? phaseOf = plan is null ? null : plan.PhaseOf;   // a fine-tune's rows name their phase
         if (runDir is not null && plan is null)
         {
             bool fit = policy.Policy == "fit";
@@ -152,7 +153,6 @@ internal sealed class FitCommand(Io io) : CadenceCommand<FitSettings>(io)
         FitResult result;
         try
         {
-            Func<int, string>? phaseOf = plan is null ? null : plan.PhaseOf;
             result = live
                 ? FitProgressDisplay.Live(AnsiConsole.Create(new AnsiConsoleSettings { Out = new AnsiConsoleOutput(Console.Error) }), metrics, epochs * run.BatchesPerEpoch, Fit, phaseOf)
                 : FitProgressDisplay.Plain(table, Io.Err, metrics, Fit, phaseOf);
@@ -182,7 +182,7 @@ internal sealed class FitCommand(Io io) : CadenceCommand<FitSettings>(io)
             Outputs.Folder("--export", Path.GetDirectoryName(Path.GetFullPath(export))!);
             Outputs.Write("--export", export, () => Cadence.Models.PyTorchWeights.Export(learn.Model, export));
         }
-        if (runDir is not null) WriteRun(runDir, s.Out!, run, loaded, schedule, history, result, summary, plan);
+        if (runDir is not null) WriteRun(runDir, s.Out!, run, loaded, schedule, history, result, summary, phaseOf);
         WriteCharts(s, policy, learn, schedule, history, loaded, run.ModelName, s.Json ? null : Io.Out, ct);
         if (s.Json) Io.Out.WriteLine(summary);
         return result.StopReason is null ? ExitCodes.Ok : ExitCodes.Failure;
@@ -194,10 +194,10 @@ internal sealed class FitCommand(Io io) : CadenceCommand<FitSettings>(io)
     /// record, after which <c>--resume</c> shows the run instead of training it. A stopped run keeps its checkpoints.
     /// </summary>
     private static void WriteRun(RunDirectory runDir, string dir, TrainingRun run, LoadedData loaded, Schedule schedule, TrainingHistory history,
-        FitResult result, string summary, FineTunePlan? plan) =>
+        FitResult result, string summary, Func<int, string>? phaseOf) =>
         Outputs.Write("--out", dir, () =>
         {
-            CheckpointStore.WriteFileDurably(Path.Combine(dir, "history.json"), Json.Bytes(HistoryJson.Of(history, schedule, run.ModelName, plan is null ? null : plan.PhaseOf)));
+            CheckpointStore.WriteFileDurably(Path.Combine(dir, "history.json"), Json.Bytes(HistoryJson.Of(history, schedule, run.ModelName, phaseOf)));
             if (result.StopReason is not null) return;
             loaded.CardFor(run.ModelName).Save(dir, run.Learner.Model);   // model.dat and model.json: what cadence predict reads
             // A fine-tune's history is its two fits' (the learner's recorder holds the last one's).

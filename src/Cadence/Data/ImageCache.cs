@@ -11,10 +11,10 @@ namespace Cadence.Data;
 
 /// <summary>
 /// The decode cache of <see cref="ImageFolder"/>: one file per data folder holding the decoded uint8 images, the
-/// class names and the skipped files (labels and sources follow from the folder's scan, which the key vouches for). Its key is an XxHash128 over every image's relative path, size and
-/// modification time and the options that shape the pixels (size, resize method, channels, split); a key that
-/// differs (an image added, edited, removed; other options) is a miss, and the folder's older cache files are removed
-/// when the new one is written. A file is trusted only whole: magic, format version, key, length and an XxHash128 of
+/// class names and the skipped files (labels and sources follow from the folder's scan, which the key vouches for).
+/// Its key is an XxHash128 over every image's relative path, size and modification time and the options that shape
+/// the pixels (size, resize method, channels, split); a key that differs (an image added, edited, removed; other
+/// options) is a miss, and the folder's older cache files are removed when the new one is written. A file is trusted only whole: magic, format version, key, length and an XxHash128 of
 /// the pixels are checked, and anything else (truncated, edited, another version) is decoded again. Written to a
 /// temporary file, then renamed, so a crash never leaves a half-written cache under the real name. It is not synced
 /// to disk: after a power loss the file may be empty or torn, which the checks refuse, and the images are decoded

@@ -61,12 +61,8 @@ public static class ImageDecoder
 
     /// <summary>Reads the header of <paramref name="path"/> without decoding its pixels.</summary>
     /// <exception cref="DataFormatException">Missing, unreadable, or not a PNG/JPEG/BMP image.</exception>
-    public static ImageHeader Probe(string path)
-    {
-        using var codec = Open(path);
-        var info = codec.Info;
-        return new ImageHeader(info.Width, info.Height, info.ColorType == SKColorType.Gray8);
-    }
+    public static ImageHeader Probe(string path) =>
+        WithCodec(Read(path), path, codec => new ImageHeader(codec.Info.Width, codec.Info.Height, codec.Info.ColorType == SKColorType.Gray8));
 
     /// <summary>
     /// Decodes <paramref name="path"/> into <paramref name="channels"/> (1 or 3) channel-first bytes at its own size:
@@ -87,7 +83,10 @@ public static class ImageDecoder
     /// grey files, three (RGB) for colour ones.
     /// </summary>
     /// <exception cref="DataFormatException">Missing, unreadable, truncated or corrupt.</exception>
-    public static DecodedImage Decode(string path)
+    public static DecodedImage Decode(string path) => WithCodec(Read(path), path, codec => Decode(codec, path));
+
+    /// <summary>The bytes of <paramref name="path"/>, with the errors every reader of images gives.</summary>
+    private static byte[] Read(string path)
     {
         ArgumentNullException.ThrowIfNull(path);
         byte[] bytes;
@@ -95,11 +94,11 @@ public static class ImageDecoder
         catch (Exception e) when (e is FileNotFoundException or DirectoryNotFoundException) { throw new DataFormatException(path, "file not found", e); }
         catch (Exception e) when (e is IOException or UnauthorizedAccessException) { throw new DataFormatException(path, $"cannot read: {e.Message}", e); }
         if (bytes.Length == 0) throw new DataFormatException(path, "expected a PNG, JPEG or BMP image, found an empty file");
-        return Decode(bytes, path);
+        return bytes;
     }
 
-    /// <summary>Decodes an encoded image held in memory (<paramref name="path"/> only names it in errors).</summary>
-    private static DecodedImage Decode(byte[] encoded, string path)
+    /// <summary>Runs <paramref name="use"/> on a codec over <paramref name="encoded"/> (<paramref name="path"/> only names it in errors).</summary>
+    private static T WithCodec<T>(byte[] encoded, string path, Func<SKCodec, T> use)
     {
         // The codec reads the caller's bytes in place (no copy): they stay pinned until it is disposed.
         var pinned = GCHandle.Alloc(encoded, GCHandleType.Pinned);
@@ -109,30 +108,35 @@ public static class ImageDecoder
             // The codec takes the stream over (and frees it when it cannot open it).
             using var codec = SKCodec.Create(new SKMemoryStream(data), out var opened)
                 ?? throw new DataFormatException(path, $"expected a PNG, JPEG or BMP image, found data SkiaSharp cannot read ({opened})");
-            var info = codec.Info;
-            bool grey = info.ColorType == SKColorType.Gray8;
-            int w = info.Width, h = info.Height, plane = w * h;
-            var decodeInfo = new SKImageInfo(w, h, grey ? SKColorType.Gray8 : SKColorType.Rgba8888, grey ? SKAlphaType.Opaque : SKAlphaType.Unpremul);
-            var raw = new byte[decodeInfo.BytesSize];
-            var target = GCHandle.Alloc(raw, GCHandleType.Pinned);
-            SKCodecResult result;
-            try { result = codec.GetPixels(decodeInfo, target.AddrOfPinnedObject(), decodeInfo.RowBytes, new SKCodecOptions()); }
-            finally { target.Free(); }
-            if (result != SKCodecResult.Success)
-                throw new DataFormatException(path, result == SKCodecResult.IncompleteInput
-                    ? $"truncated: the {Kind(codec)} data ends before the last row of its {w}×{h} pixels"
-                    : $"cannot decode the {Kind(codec)} data ({result})");
-            if (grey) return new DecodedImage(raw, 1, h, w);
-            var chw = new byte[3 * plane];
-            for (int i = 0; i < plane; i++)
-            {
-                chw[i] = raw[4 * i];
-                chw[plane + i] = raw[4 * i + 1];
-                chw[2 * plane + i] = raw[4 * i + 2];
-            }
-            return new DecodedImage(chw, 3, h, w);
+            return use(codec);
         }
         finally { pinned.Free(); }
+    }
+
+    private static DecodedImage Decode(SKCodec codec, string path)
+    {
+        var info = codec.Info;
+        bool grey = info.ColorType == SKColorType.Gray8;
+        int w = info.Width, h = info.Height, plane = w * h;
+        var decodeInfo = new SKImageInfo(w, h, grey ? SKColorType.Gray8 : SKColorType.Rgba8888, grey ? SKAlphaType.Opaque : SKAlphaType.Unpremul);
+        var raw = new byte[decodeInfo.BytesSize];
+        var target = GCHandle.Alloc(raw, GCHandleType.Pinned);
+        SKCodecResult result;
+        try { result = codec.GetPixels(decodeInfo, target.AddrOfPinnedObject(), decodeInfo.RowBytes, new SKCodecOptions()); }
+        finally { target.Free(); }
+        if (result != SKCodecResult.Success)
+            throw new DataFormatException(path, result == SKCodecResult.IncompleteInput
+                ? $"truncated: the {Kind(codec)} data ends before the last row of its {w}×{h} pixels"
+                : $"cannot decode the {Kind(codec)} data ({result})");
+        if (grey) return new DecodedImage(raw, 1, h, w);
+        var chw = new byte[3 * plane];
+        for (int i = 0; i < plane; i++)
+        {
+            chw[i] = raw[4 * i];
+            chw[plane + i] = raw[4 * i + 1];
+            chw[2 * plane + i] = raw[4 * i + 2];
+        }
+        return new DecodedImage(chw, 3, h, w);
     }
 
     /// <summary>
@@ -177,29 +181,6 @@ public static class ImageDecoder
             x = nn.functional.interpolate(x, size: [height, width], mode: InterpolationMode.Bilinear, align_corners: false, antialias: true);
         var bytes = x.round_().clamp_(0, 255).to_type(ScalarType.Byte).contiguous();
         return bytes.bytes.ToArray();
-    }
-
-    private static SKCodec Open(string path)
-    {
-        if (!File.Exists(path)) throw new DataFormatException(path, "file not found");
-        SKCodec? codec;
-        SKCodecResult result;
-        try
-        {
-            codec = SKCodec.Create(path, out result);
-        }
-        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
-        {
-            throw new DataFormatException(path, $"cannot read: {e.Message}", e);
-        }
-        if (codec is null)
-        {
-            long length = new FileInfo(path).Length;
-            throw new DataFormatException(path, length == 0
-                ? "expected a PNG, JPEG or BMP image, found an empty file"
-                : $"expected a PNG, JPEG or BMP image, found data SkiaSharp cannot read ({result})");
-        }
-        return codec;
     }
 
     private static string Kind(SKCodec codec) => codec.EncodedFormat switch

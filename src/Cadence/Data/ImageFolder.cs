@@ -273,15 +273,17 @@ public static class ImageFolder
         using var scope = NewDisposeScope();
         (Tensor Images, Tensor Labels) Stack(int[] set)
         {
-            var buffer = new byte[(long)set.Length * plane];
+            // Straight into the tensor's memory, image by image.
+            var images = empty([set.Length, channels, height, width], ScalarType.Byte);
+            var target = images.bytes;
             for (int j = 0; j < set.Length; j++)
             {
                 var image = pixels[set[j]]!;
                 // A grey image among colour ones is replicated into the three channels.
-                for (int at = 0; at < plane; at += image.Length) Buffer.BlockCopy(image, 0, buffer, (int)((long)j * plane + at), image.Length);
+                for (int at = 0; at < plane; at += image.Length) image.CopyTo(target.Slice(j * plane + at, image.Length));
                 pixels[set[j]] = null;
             }
-            return (tensor(buffer, [set.Length, channels, height, width]), tensor(set.Select(i => (long)files[i].Label).ToArray()));
+            return (images, tensor(set.Select(i => (long)files[i].Label).ToArray()));
         }
         var (xt, yt) = Stack(train);
         var (xv, yv) = Stack(valid);
